@@ -1,0 +1,338 @@
+//! The in-memory snapshot that answers every read.
+//!
+//! A [`Snapshot`] holds one [`Dataset`] and the R-trees over every layer, built once and never
+//! changed. [`Live`] publishes the current snapshot behind an `ArcSwap`: readers take an `Arc`
+//! and keep a consistent view for as long as they hold it; a change builds a whole new snapshot
+//! (on a blocking thread) and swaps it in, so nobody ever sees a half-applied edit.
+//!
+//! Coordinates in this module are EPSG:4326 degrees unless a name says `_m` (local metres).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use geo::{BoundingRect, Intersects, Rect};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+use crate::model::{Code, Dataset, LayerKind, Level, LocalProjection, Region, Staff};
+
+pub mod locate;
+pub mod pip;
+
+pub use locate::GridLocator;
+
+/// Why a dataset cannot be indexed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{layer}: code {code} appears more than once")]
+    DuplicateCode { layer: &'static str, code: String },
+    #[error("{layer}: id {id} appears more than once")]
+    DuplicateId { layer: &'static str, id: u32 },
+    #[error("the index build task failed: {0}")]
+    Task(String),
+}
+
+type RectEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+type PointEntry = GeomWithData<[f64; 2], u32>;
+
+/// Where a point lies: indexes into the snapshot's region layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    pub grid: usize,
+    /// `None` when the grid's community is missing from the data.
+    pub community: Option<usize>,
+    pub subdistrict: Option<usize>,
+}
+
+/// An immutable, fully indexed view of one dataset.
+pub struct Snapshot {
+    /// The data, with regions sorted by code and features by id.
+    pub data: Dataset,
+    /// Increases by one with every published snapshot.
+    pub generation: u64,
+    pub built_at: DateTime<Utc>,
+    /// Local metric projection centred on the data.
+    pub projection: LocalProjection,
+    grids: GridLocator,
+    region_index: HashMap<Code, (Level, usize)>,
+    children: HashMap<Code, Vec<Code>>,
+    staff_by_grid: HashMap<Code, Vec<usize>>,
+    region_trees: [RTree<RectEntry>; 2],
+    compounds: RTree<RectEntry>,
+    buildings: RTree<RectEntry>,
+    access_points: RTree<PointEntry>,
+    entrances: RTree<PointEntry>,
+    responders: RTree<PointEntry>,
+}
+
+fn rect_entries<'a, T: 'a, G: BoundingRect<f64> + 'a>(
+    items: impl Iterator<Item = &'a T>,
+    geom: impl Fn(&T) -> &G,
+) -> RTree<RectEntry>
+where
+    G::Output: Into<Option<Rect<f64>>>,
+{
+    RTree::bulk_load(
+        items
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let r: Option<Rect<f64>> = geom(t).bounding_rect().into();
+                r.map(|r| GeomWithData::new(Rectangle::from_corners(r.min().into(), r.max().into()), i as u32))
+            })
+            .collect(),
+    )
+}
+
+fn point_entries<'a, T: 'a>(
+    items: impl Iterator<Item = &'a T>,
+    p: impl Fn(&T) -> geo::Point<f64>,
+) -> RTree<PointEntry> {
+    RTree::bulk_load(items.enumerate().map(|(i, t)| GeomWithData::new([p(t).x(), p(t).y()], i as u32)).collect())
+}
+
+fn check_unique_codes(layer: &'static str, regions: &[Region]) -> Result<(), IndexError> {
+    for w in regions.windows(2) {
+        if w[0].code == w[1].code {
+            return Err(IndexError::DuplicateCode { layer, code: w[0].code.to_string() });
+        }
+    }
+    Ok(())
+}
+
+fn check_unique_ids(layer: &'static str, ids: impl Iterator<Item = u32>) -> Result<(), IndexError> {
+    let mut prev = None;
+    for id in ids {
+        if prev == Some(id) {
+            return Err(IndexError::DuplicateId { layer, id });
+        }
+        prev = Some(id);
+    }
+    Ok(())
+}
+
+impl Snapshot {
+    /// Sorts and indexes `data`. CPU-heavy for big cities: call from a blocking thread
+    /// (see [`Snapshot::build_blocking`]).
+    pub fn build(mut data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
+        data.subdistricts.sort_by(|a, b| a.code.cmp(&b.code));
+        data.communities.sort_by(|a, b| a.code.cmp(&b.code));
+        data.grids.sort_by(|a, b| a.code.cmp(&b.code));
+        data.compounds.sort_by_key(|c| c.id);
+        data.access_points.sort_by_key(|c| c.id);
+        data.buildings.sort_by_key(|c| c.id);
+        data.entrances.sort_by_key(|c| c.id);
+        data.responders.sort_by_key(|c| c.id);
+        data.staff.sort_by_key(|c| c.id);
+        check_unique_codes("subdistricts", &data.subdistricts)?;
+        check_unique_codes("communities", &data.communities)?;
+        check_unique_codes("grids", &data.grids)?;
+        check_unique_ids("compounds", data.compounds.iter().map(|c| c.id))?;
+        check_unique_ids("access_points", data.access_points.iter().map(|c| c.id))?;
+        check_unique_ids("buildings", data.buildings.iter().map(|c| c.id))?;
+        check_unique_ids("entrances", data.entrances.iter().map(|c| c.id))?;
+        check_unique_ids("responders", data.responders.iter().map(|c| c.id))?;
+        check_unique_ids("staff", data.staff.iter().map(|c| c.id))?;
+
+        let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
+        let grids = GridLocator::new(&grid_shapes);
+
+        let mut region_index = HashMap::new();
+        let mut children: HashMap<Code, Vec<Code>> = HashMap::new();
+        for level in [Level::Subdistrict, Level::Community, Level::Grid] {
+            for (i, r) in data.regions(level).unwrap_or_default().iter().enumerate() {
+                region_index.insert(r.code.clone(), (level, i));
+                if let Some(p) = r.code.parent() {
+                    children.entry(p).or_default().push(r.code.clone());
+                }
+            }
+        }
+        let mut staff_by_grid: HashMap<Code, Vec<usize>> = HashMap::new();
+        for (i, s) in data.staff.iter().enumerate() {
+            for g in &s.grids {
+                staff_by_grid.entry(g.clone()).or_default().push(i);
+            }
+        }
+
+        let centre = data
+            .grids
+            .iter()
+            .filter_map(|g| g.geometry.bounding_rect())
+            .reduce(|a, b| {
+                Rect::new(
+                    (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+                    (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+                )
+            })
+            .map_or((0.0, 0.0), |r| (r.center().x, r.center().y));
+
+        Ok(Snapshot {
+            region_trees: [
+                rect_entries(data.subdistricts.iter(), |r: &Region| &r.geometry),
+                rect_entries(data.communities.iter(), |r: &Region| &r.geometry),
+            ],
+            compounds: rect_entries(data.compounds.iter(), |c: &crate::model::Compound| &c.geometry),
+            buildings: rect_entries(data.buildings.iter(), |c: &crate::model::Building| &c.geometry),
+            access_points: point_entries(data.access_points.iter(), |a| a.location),
+            entrances: point_entries(data.entrances.iter(), |a| a.location),
+            responders: point_entries(data.responders.iter(), |a| a.location),
+            projection: LocalProjection::new(centre.0, centre.1),
+            grids,
+            region_index,
+            children,
+            staff_by_grid,
+            data,
+            generation,
+            built_at: Utc::now(),
+        })
+    }
+
+    /// [`Snapshot::build`] on tokio's blocking pool.
+    pub async fn build_blocking(data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
+        tokio::task::spawn_blocking(move || Snapshot::build(data, generation))
+            .await
+            .map_err(|e| IndexError::Task(e.to_string()))?
+    }
+
+    /// The grid locator (EPSG:4326).
+    pub fn grid_locator(&self) -> &GridLocator {
+        &self.grids
+    }
+
+    /// Which grid, community and subdistrict claim `(lon, lat)` (EPSG:4326), by the boundary
+    /// rule of [`pip`]. `None` outside every grid.
+    #[inline]
+    pub fn locate(&self, lon: f64, lat: f64) -> Option<Located> {
+        let g = self.grids.locate(lon, lat)? as usize;
+        let code = &self.data.grids[g].code;
+        let community = code.parent().and_then(|c| self.region_position(&c));
+        let subdistrict = code.ancestor(Level::Subdistrict).and_then(|c| self.region_position(&c));
+        Some(Located { grid: g, community, subdistrict })
+    }
+
+    fn region_position(&self, code: &Code) -> Option<usize> {
+        self.region_index.get(code).map(|&(_, i)| i)
+    }
+
+    /// A region of any level by code.
+    pub fn region(&self, code: &Code) -> Option<&Region> {
+        let &(level, i) = self.region_index.get(code)?;
+        self.data.regions(level).and_then(|r| r.get(i))
+    }
+
+    /// The codes one level down, in code order.
+    pub fn children(&self, code: &Code) -> &[Code] {
+        self.children.get(code).map_or(&[], Vec::as_slice)
+    }
+
+    /// Staff serving a grid, in id order.
+    pub fn staff_of_grid(&self, grid: &Code) -> impl Iterator<Item = &Staff> {
+        self.staff_by_grid.get(grid).into_iter().flatten().map(|&i| &self.data.staff[i])
+    }
+
+    /// Staff serving any grid within `code` (a grid, community or subdistrict), each once.
+    pub fn staff_within(&self, code: &Code) -> Vec<&Staff> {
+        let mut idx: Vec<usize> =
+            self.staff_by_grid.iter().filter(|(g, _)| g.is_within(code)).flat_map(|(_, v)| v.iter().copied()).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| &self.data.staff[i]).collect()
+    }
+
+    /// Indexes of the features of `kind` whose geometry intersects the box (EPSG:4326), in
+    /// stored order (code or id). Envelopes first, exact intersection second.
+    pub fn layer_in_bbox(&self, kind: LayerKind, bbox: Rect<f64>) -> Vec<usize> {
+        let aabb = AABB::from_corners(bbox.min().into(), bbox.max().into());
+        let rects = |tree: &RTree<RectEntry>| -> Vec<usize> {
+            tree.locate_in_envelope_intersecting(&aabb).map(|e| e.data as usize).collect()
+        };
+        let points = |tree: &RTree<PointEntry>| -> Vec<usize> {
+            tree.locate_in_envelope(&aabb).map(|e| e.data as usize).collect()
+        };
+        let mut out: Vec<usize> = match kind {
+            LayerKind::Subdistricts => rects(&self.region_trees[0])
+                .into_iter()
+                .filter(|&i| self.data.subdistricts[i].geometry.intersects(&bbox))
+                .collect(),
+            LayerKind::Communities => rects(&self.region_trees[1])
+                .into_iter()
+                .filter(|&i| self.data.communities[i].geometry.intersects(&bbox))
+                .collect(),
+            LayerKind::Grids => self
+                .grids
+                .envelopes_in(bbox.min().into(), bbox.max().into())
+                .map(|i| i as usize)
+                .filter(|&i| self.data.grids[i].geometry.intersects(&bbox))
+                .collect(),
+            LayerKind::Compounds => rects(&self.compounds)
+                .into_iter()
+                .filter(|&i| self.data.compounds[i].geometry.intersects(&bbox))
+                .collect(),
+            LayerKind::Buildings => rects(&self.buildings)
+                .into_iter()
+                .filter(|&i| self.data.buildings[i].geometry.intersects(&bbox))
+                .collect(),
+            LayerKind::AccessPoints => points(&self.access_points),
+            LayerKind::Entrances => points(&self.entrances),
+            LayerKind::Responders => points(&self.responders),
+        };
+        out.sort_unstable();
+        out
+    }
+
+    /// The features of `kind` at the given positions, as GeoJSON features.
+    pub fn features_at(&self, kind: LayerKind, idx: &[usize]) -> Vec<crate::model::geojson::Feature> {
+        let d = &self.data;
+        idx.iter()
+            .map(|&i| match kind {
+                LayerKind::Subdistricts => d.subdistricts[i].to_feature(),
+                LayerKind::Communities => d.communities[i].to_feature(),
+                LayerKind::Grids => d.grids[i].to_feature(),
+                LayerKind::Compounds => d.compounds[i].to_feature(),
+                LayerKind::AccessPoints => d.access_points[i].to_feature(),
+                LayerKind::Buildings => d.buildings[i].to_feature(),
+                LayerKind::Entrances => d.entrances[i].to_feature(),
+                LayerKind::Responders => d.responders[i].to_feature(),
+            })
+            .collect()
+    }
+
+    /// Number of features in each layer, for `/healthz` and logs.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+        let d = &self.data;
+        vec![
+            ("subdistricts", d.subdistricts.len()),
+            ("communities", d.communities.len()),
+            ("grids", d.grids.len()),
+            ("compounds", d.compounds.len()),
+            ("access_points", d.access_points.len()),
+            ("buildings", d.buildings.len()),
+            ("entrances", d.entrances.len()),
+            ("responders", d.responders.len()),
+            ("staff", d.staff.len()),
+        ]
+    }
+}
+
+/// The published snapshot, swapped whole.
+#[derive(Clone)]
+pub struct Live {
+    current: Arc<ArcSwap<Snapshot>>,
+}
+
+impl Live {
+    pub fn new(snapshot: Snapshot) -> Live {
+        Live { current: Arc::new(ArcSwap::from_pointee(snapshot)) }
+    }
+
+    /// The current snapshot; hold the `Arc` for a consistent view.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Publishes a new snapshot.
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+}

@@ -1,0 +1,15 @@
+//! gridmap: urban grid governance (网格化管理) on a map.
+//!
+//! Data flows one way: [`store`] → (load) → [`model`] → [`index`] → (queries) → [`api`] → web.
+//!
+//! * [`model`]: domain types and codes; no I/O.
+//! * [`generate`]: the deterministic synthetic Karamay dataset (and larger cities).
+//! * [`store`]: the `Store` trait, the embedded GeoPackage and PostGIS.
+//! * [`index`]: the in-memory snapshot of R-trees that answers every read.
+//! * [`api`]: axum routes, problem+json errors, OpenAPI.
+
+pub mod api;
+pub mod generate;
+pub mod index;
+pub mod model;
+pub mod store;

@@ -1,0 +1,258 @@
+//! Browser tests: the web map in a real headless Chromium.
+//!
+//! Each test starts the whole app in-process (the real router on `127.0.0.1:0`, the embedded
+//! Karamay data in a temporary GeoPackage), then runs one driver script,
+//! `node tests/browser/<name>.mjs <base_url> <screenshot.png> [args...]`, which drives Debian's
+//! `/usr/bin/chromium` with playwright-core and prints one line of JSON (see
+//! `tests/browser/lib.mjs`). The assertions are here, against the same snapshot the server uses.
+//! Screenshots land in `target/screenshots/<name>.png`.
+//!
+//! Every test also checks that the page made no request outside the server and logged no error.
+//! Nothing is skipped: without Chromium, node or `web/node_modules`, the tests fail and say to run
+//! `scripts/setup-browser`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use geo::InteriorPoint;
+use gridmap::api::{router, ApiConfig, AppState};
+use gridmap::index::{Live, Snapshot};
+use gridmap::store::gpkg::GpkgStore;
+use serde_json::Value;
+
+const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A running server and the snapshot it serves.
+struct Server {
+    base: String,
+    snap: Arc<Snapshot>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay).await.unwrap();
+    let data = gridmap::store::Store::load(&store).await.unwrap();
+    let live = Live::new(Snapshot::build(data, 1).unwrap());
+    let snap = live.load();
+    let app = router(AppState::new(live, Arc::new(store), ApiConfig::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Server { base, snap, task, _dir: dir }
+}
+
+/// Fails (never skips) when the browser stack is missing, saying how to install it.
+fn require_browser_stack() {
+    let web = Path::new(MANIFEST_DIR).join("web/node_modules");
+    let mut missing = Vec::new();
+    let chromium = std::env::var("GRIDMAP_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).is_file() {
+        missing.push(format!("Chromium ({chromium})"));
+    }
+    if Command::new("node").arg("--version").output().map_or(true, |o| !o.status.success()) {
+        missing.push("node".into());
+    }
+    for pkg in ["playwright-core/package.json", "maplibre-gl/dist/maplibre-gl.mjs"] {
+        if !web.join(pkg).is_file() {
+            missing.push(format!("web/node_modules/{pkg}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser tests need {}: run `scripts/setup-browser` (installs chromium and fonts-noto-cjk \
+         with apt, then `npm ci --prefix web`)",
+        missing.join(", ")
+    );
+}
+
+/// `target/screenshots/<name>.png`, beside the test binary's target directory.
+fn screenshot_path(name: &str) -> PathBuf {
+    // The test binary is target/<profile>/deps/browser-<hash>.
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .filter(|t| t.join("CACHEDIR.TAG").exists() || t.ends_with("target"))
+        .unwrap_or_else(|| Path::new(MANIFEST_DIR).join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{name}.png"))
+}
+
+/// Runs `tests/browser/<name>.mjs` against `server` and returns its JSON report, after the checks
+/// every page must pass: the driver succeeded, no request left the server, no console error
+/// (except those `allowed_error` accepts), and the screenshot exists.
+async fn drive(server: &Server, name: &str, args: &[String], allowed_error: impl Fn(&str) -> bool) -> Value {
+    require_browser_stack();
+    let shot = screenshot_path(name);
+    let _ = std::fs::remove_file(&shot);
+    let script = Path::new(MANIFEST_DIR).join(format!("tests/browser/{name}.mjs"));
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).arg(&server.base).arg(&shot).args(args).current_dir(MANIFEST_DIR);
+    // The server runs on this test's runtime: wait for node on a blocking thread.
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or_else(|| {
+        panic!("{name}.mjs printed no JSON report (exit {})\nstdout: {stdout}\nstderr: {stderr}", out.status)
+    });
+    assert!(
+        out.status.success() && report["ok"] == true,
+        "{name}.mjs failed (exit {}): {}\nstderr: {stderr}",
+        out.status,
+        report["error"].as_str().unwrap_or("no error message")
+    );
+    let requests = report["requests"].as_array().unwrap();
+    assert!(requests.len() > 5, "the page, its modules, MapLibre and the layers were requested: {requests:?}");
+    assert_eq!(report["external"], Value::Array(vec![]), "the page must make no request outside {}", server.base);
+    let errors: Vec<&str> = report["consoleErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|e| !allowed_error(e))
+        .collect();
+    assert!(errors.is_empty(), "console errors on the page: {errors:#?}");
+    assert_eq!(report["failedRequests"], Value::Array(vec![]), "requests that failed");
+    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("screenshot {} missing: {e}", shot.display()));
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} is not a real screenshot", shot.display());
+    report
+}
+
+fn no_error(_: &str) -> bool {
+    false
+}
+
+/// A point well inside region geometry `mp` (lon, lat).
+fn inside(mp: &geo::MultiPolygon<f64>) -> (f64, f64) {
+    let p = mp.interior_point().expect("a region has an interior point");
+    (p.x(), p.y())
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_loads_draws_the_district_offline_and_keeps_the_view_in_the_hash() {
+    let server = start().await;
+    let r = drive(&server, "load", &[], no_error).await;
+
+    let drawn = &r["drawn"];
+    for layer in ["grids-fill", "communities-line", "subdistricts-line", "community-labels", "responders"] {
+        assert!(f(&drawn[layer]) > 0.0, "layer {layer} draws nothing on the overview: {drawn}");
+    }
+    // Subdistrict names are labels drawn with local CJK fonts: a placed label proves the glyphs.
+    assert!(f(&drawn["subdistrict-labels"]) >= 1.0, "no subdistrict label placed: {drawn}");
+    assert_eq!(r["ui"]["lang"], "zh-CN", "Chinese is the default");
+    assert_eq!(r["ui"]["h1"], "网格地图");
+    assert!(r["ui"]["scale"].as_str().is_some_and(|s| s.ends_with('m')), "a metric scale bar: {}", r["ui"]);
+    assert!(r["ui"]["legend"].as_str().unwrap().contains("门禁"), "the legend explains the gates");
+
+    // The first view frames the district: its centre is inside the district's box.
+    let (lon, lat) = (f(&r["first"]["center"][0]), f(&r["first"]["center"][1]));
+    assert!((84.0..86.0).contains(&lon) && (45.0..46.5).contains(&lat), "overview centre {lon},{lat} is not Karamay");
+    assert!(r["first"]["hash"].as_str().unwrap().starts_with('#'), "the view is written to the hash");
+
+    // A URL with a view opens at that view.
+    let (want, got) = (&r["wanted"], &r["restored"]);
+    assert!((f(&got["zoom"]) - f(&want["zoom"])).abs() < 0.01, "zoom from the hash: {got}");
+    assert!((f(&got["center"][0]) - f(&want["lon"])).abs() < 1e-4, "lon from the hash: {got} vs {want}");
+    assert!((f(&got["center"][1]) - f(&want["lat"])).abs() < 1e-4, "lat from the hash: {got} vs {want}");
+    assert!(f(&r["idleMs"]) < 30_000.0, "the map took {} ms to become idle", r["idleMs"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicking_a_grid_shows_its_card_with_roles_but_no_personal_data() {
+    let server = start().await;
+    let d = &server.snap.data;
+    let grid = &d.grids[d.grids.len() / 2];
+    let (lon, lat) = inside(&grid.geometry);
+    let hit = server.snap.locate(lon, lat).expect("an interior point is in a grid");
+    assert_eq!(d.grids[hit.grid].code, grid.code, "the interior point lies in its own grid");
+
+    let r = drive(&server, "click", &[lon.to_string(), lat.to_string()], no_error).await;
+    let card = &r["card"];
+    assert_eq!(card["hidden"], false);
+    assert_eq!(card["level"], "grid");
+    assert_eq!(card["code"], grid.code.as_str(), "the card is for the clicked grid");
+    assert_eq!(card["shownCode"], grid.code.as_str(), "the code is shown");
+    assert_eq!(card["name"], grid.name.as_str());
+    let community = grid.code.parent().unwrap();
+    assert!(card["community"].as_str() == Some(community.as_str()), "community code shown: {card}");
+    assert_eq!(card["subdistrict"], community.parent().unwrap().as_str());
+    assert_eq!(card["apiLink"], format!("/api/grids/{}", grid.code));
+    let staff = card["staff"].as_array().unwrap();
+    assert!(!staff.is_empty(), "every grid has staff, shown by role");
+    let text = card["text"].as_str().unwrap();
+    assert!(text.contains("网格长") || text.contains("网格员"), "roles in Chinese: {text}");
+    for s in server.snap.staff_of_grid(&grid.code) {
+        assert!(!text.contains(&s.name) && !text.contains(&s.phone), "personal data on the card: {text}");
+    }
+    assert!(f(&r["selected"]) > 0.0, "the clicked grid is highlighted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_english_toggle_switches_the_ui_and_is_remembered() {
+    let server = start().await;
+    let grid = &server.snap.data.grids[0];
+    let (lon, lat) = inside(&grid.geometry);
+    let r = drive(&server, "i18n", &[lon.to_string(), lat.to_string()], no_error).await;
+    let (zh, en) = (&r["zh"], &r["en"]);
+    assert_eq!(zh["lang"], "zh-CN");
+    assert_eq!(en["lang"], "en");
+    assert_eq!(zh["h1"], "网格地图");
+    assert_eq!(en["h1"], "Grid map");
+    assert_eq!(zh["langButton"], "EN", "the button offers the other language");
+    assert_eq!(en["langButton"], "中文");
+    assert_eq!(en["searchButton"], "Find");
+    assert!(en["placeholder"].as_str().unwrap().contains("code"));
+    let has_cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    assert!(!has_cjk(en["legend"].as_str().unwrap()), "the English legend has no Chinese: {}", en["legend"]);
+    assert!(has_cjk(zh["legend"].as_str().unwrap()));
+    let (zh_card, en_card) = (zh["card"].as_str().unwrap(), en["card"].as_str().unwrap());
+    assert!(zh_card.contains("网格力量") && zh_card.contains("社区"), "Chinese card: {zh_card}");
+    assert!(en_card.contains("Grid staff") && en_card.contains("Community"), "the open card is redrawn: {en_card}");
+    assert!(en_card.contains(grid.name.as_str()), "place names stay as they are");
+    assert_eq!(r["reloaded"]["lang"], "en", "the choice survives a reload");
+    assert_eq!(r["reloaded"]["h1"], "Grid map");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searching_a_community_code_flies_there_and_an_unknown_code_says_so() {
+    let server = start().await;
+    let d = &server.snap.data;
+    let community = &d.communities[d.communities.len() / 3];
+    let (lon, lat) = inside(&community.geometry);
+    // Community 999 of the first subdistrict: valid shape, not in the data.
+    let unknown = format!("{}999", d.subdistricts[0].code);
+    assert!(server.snap.region(&unknown.parse().unwrap()).is_none());
+    let args = [community.code.to_string(), lon.to_string(), lat.to_string(), unknown.clone()];
+    // The unknown code's 404 is logged by Chromium as a failed resource: expected here only.
+    let r = drive(&server, "search", &args, |e| e.contains(&format!("/api/communities/{unknown}"))).await;
+
+    assert_eq!(r["card"]["level"], "community");
+    assert_eq!(r["card"]["code"], community.code.as_str());
+    assert_eq!(r["card"]["name"], community.name.as_str());
+    assert!(r["pointInView"] == true, "a point inside the community is in view after the search: {}", r["after"]);
+    let (before, after) = (f(&r["before"]["zoom"]), f(&r["after"]["zoom"]));
+    assert!(after > before + 1.0, "the map zoomed in on the community: {before} → {after}");
+    let hash = r["after"]["hash"].as_str().unwrap();
+    let hash_zoom: f64 = hash.trim_start_matches('#').split('/').next().unwrap().parse().unwrap();
+    assert!((hash_zoom - after).abs() < 0.01, "the hash follows the view: {hash} at zoom {after}");
+
+    let msg = &r["message"];
+    assert_eq!(msg["kind"], "error");
+    assert_eq!(msg["visible"], true);
+    assert!(msg["text"].as_str().unwrap().contains(&unknown), "the message names the code: {msg}");
+}
