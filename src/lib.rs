@@ -6,10 +6,14 @@
 //! * [`generate`]: the deterministic synthetic Karamay dataset (and larger cities).
 //! * [`store`]: the `Store` trait, the embedded GeoPackage and PostGIS.
 //! * [`index`]: the in-memory snapshot of R-trees that answers every read.
+//! * [`address`]: Chinese address parsing and the gazetteer.
+//! * [`reach`]: travel times through gates, response circles and coverage.
 //! * [`api`]: axum routes, problem+json errors, OpenAPI.
 
+pub mod address;
 pub mod api;
 pub mod generate;
 pub mod index;
 pub mod model;
+pub mod reach;
 pub mod store;

@@ -149,11 +149,13 @@ async fn page_loads_draws_the_district_offline_and_keeps_the_view_in_the_hash() 
     let r = drive(&server, "load", &[], no_error).await;
 
     let drawn = &r["drawn"];
-    for layer in ["grids-fill", "communities-line", "subdistricts-line", "community-labels", "responders"] {
+    for layer in ["grids-fill", "communities-line", "subdistricts-line", "responders"] {
         assert!(f(&drawn[layer]) > 0.0, "layer {layer} draws nothing on the overview: {drawn}");
     }
-    // Subdistrict names are labels drawn with local CJK fonts: a placed label proves the glyphs.
-    assert!(f(&drawn["subdistrict-labels"]) >= 1.0, "no subdistrict label placed: {drawn}");
+    // Community names are Chinese labels drawn with local fonts (the style has no glyphs URL):
+    // MapLibre places a label only once its glyphs are drawn, so most of them must be placed.
+    let communities = server.snap.data.communities.len() as f64;
+    assert!(f(&drawn["community-labels"]) >= 0.8 * communities, "community labels placed: {drawn}");
     assert_eq!(r["ui"]["lang"], "zh-CN", "Chinese is the default");
     assert_eq!(r["ui"]["h1"], "网格地图");
     assert!(r["ui"]["scale"].as_str().is_some_and(|s| s.ends_with('m')), "a metric scale bar: {}", r["ui"]);
@@ -234,8 +236,8 @@ async fn searching_a_community_code_flies_there_and_an_unknown_code_says_so() {
     let d = &server.snap.data;
     let community = &d.communities[d.communities.len() / 3];
     let (lon, lat) = inside(&community.geometry);
-    // Community 999 of the first subdistrict: valid shape, not in the data.
-    let unknown = format!("{}999", d.subdistricts[0].code);
+    // Community 198 of the first subdistrict: a well-formed code that is not in the data.
+    let unknown = format!("{}198", d.subdistricts[0].code);
     assert!(server.snap.region(&unknown.parse().unwrap()).is_none());
     let args = [community.code.to_string(), lon.to_string(), lat.to_string(), unknown.clone()];
     // The unknown code's 404 is logged by Chromium as a failed resource: expected here only.

@@ -20,10 +20,12 @@ use crate::model::Staff;
 use crate::store::Store;
 
 pub mod error;
+pub mod geocode;
 pub mod layers;
 pub mod locate;
 pub mod openapi;
 pub mod params;
+pub mod reach;
 pub mod regions;
 pub mod web;
 
@@ -124,7 +126,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/layers/{layer}", get(layers::layer))
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi::openapi_json));
-    api.merge(web::routes())
+    api.merge(geocode::routes())
+        .merge(reach::routes())
+        .merge(web::routes())
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

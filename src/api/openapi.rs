@@ -51,6 +51,16 @@ fn region_path(level: &str, digits: &str) -> Value {
 
 /// The OpenAPI document.
 pub fn document() -> Value {
+    let mut doc = core_document();
+    for extra in [super::geocode::openapi_paths(), super::reach::openapi_paths()] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), extra) {
+            paths.extend(more);
+        }
+    }
+    doc
+}
+
+fn core_document() -> Value {
     let layers: Vec<&str> = LayerKind::ALL.iter().map(|k| k.name()).collect();
     let lon =
         param("lon", "query", true, json!({"type": "number", "minimum": -180, "maximum": 180}), "Longitude in degrees");

@@ -65,6 +65,10 @@ pub struct Snapshot {
     access_points: RTree<PointEntry>,
     entrances: RTree<PointEntry>,
     responders: RTree<PointEntry>,
+    /// The address gazetteer (geocode and reverse).
+    pub gazetteer: crate::address::Gazetteer,
+    /// The travel network (response and coverage).
+    pub reach: crate::reach::ReachIndex,
 }
 
 fn rect_entries<'a, T: 'a, G: BoundingRect<f64> + 'a>(
@@ -167,7 +171,12 @@ impl Snapshot {
             })
             .map_or((0.0, 0.0), |r| (r.center().x, r.center().y));
 
+        let projection = LocalProjection::new(centre.0, centre.1);
+        let gazetteer = crate::address::Gazetteer::build(&data);
+        let reach = crate::reach::ReachIndex::build(&data, &projection);
         Ok(Snapshot {
+            gazetteer,
+            reach,
             region_trees: [
                 rect_entries(data.subdistricts.iter(), |r: &Region| &r.geometry),
                 rect_entries(data.communities.iter(), |r: &Region| &r.geometry),
@@ -177,7 +186,7 @@ impl Snapshot {
             access_points: point_entries(data.access_points.iter(), |a| a.location),
             entrances: point_entries(data.entrances.iter(), |a| a.location),
             responders: point_entries(data.responders.iter(), |a| a.location),
-            projection: LocalProjection::new(centre.0, centre.1),
+            projection,
             grids,
             region_index,
             children,
