@@ -9,6 +9,7 @@
 //! * [`address`]: Chinese address parsing and the gazetteer.
 //! * [`reach`]: travel times through gates, response circles and coverage.
 //! * [`api`]: axum routes, problem+json errors, OpenAPI.
+//! * [`sync`]: keeps the published snapshot in step with a store other processes write.
 
 pub mod address;
 pub mod api;
@@ -17,3 +18,4 @@ pub mod index;
 pub mod model;
 pub mod reach;
 pub mod store;
+pub mod sync;

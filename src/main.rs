@@ -4,14 +4,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
 use gridmap::api::{self, ApiConfig, AppState};
 use gridmap::generate::{generate, GenParams};
-use gridmap::index::{Live, Snapshot};
-use gridmap::store::{self, Store};
+use gridmap::store::transfer::{self, Format, Layer, Stage, TransferError};
+use gridmap::store::{self, Store, StoreError};
+use gridmap::sync;
 
 /// gridmap: urban grid governance (网格化管理) on a map.
 #[derive(Parser)]
@@ -27,6 +28,11 @@ enum Command {
     Serve(ServeArgs),
     /// Generate a synthetic district (the default Karamay data, or a bigger city with --grids).
     Generate(GenerateArgs),
+    /// Import GeoJSON or a GeoPackage into the store: everything is checked first, every
+    /// problem is reported, and nothing is written unless all is well (one transaction).
+    Import(ImportArgs),
+    /// Export the store's current data as a GeoJSON directory or a GeoPackage.
+    Export(ExportArgs),
 }
 
 #[derive(Args)]
@@ -63,6 +69,49 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+struct ImportArgs {
+    /// What to import: a directory as written by `gridmap generate` or `gridmap export` (every
+    /// layer), a GeoPackage written by `gridmap export` (every layer), or one GeoJSON
+    /// FeatureCollection (`grids.geojson`, ...) or `staff.json`, which replaces that layer only.
+    file: PathBuf,
+    /// Replace only this layer (subdistricts, communities, grids, compounds, access_points,
+    /// buildings, entrances, responders, staff). For a single GeoJSON file, the default is the
+    /// layer its file name says.
+    #[arg(long, value_parser = parse_layer)]
+    layer: Option<Layer>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The directory (GeoJSON) or file (GeoPackage) to write.
+    path: PathBuf,
+    /// `geojson` (a directory of <layer>.geojson, staff.json, district.json) or `gpkg` (one
+    /// GeoPackage file). Default: `gpkg` when PATH ends in .gpkg, else `geojson`.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Replace an existing GeoPackage file.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Geojson,
+    Gpkg,
+}
+
+fn parse_layer(name: &str) -> Result<Layer, String> {
+    Layer::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Layer::all().map(Layer::name).collect();
+        format!("unknown layer {name:?}; one of {}", names.join(", "))
+    })
+}
+
+#[derive(Args)]
 struct GenerateArgs {
     /// Directory to write <layer>.geojson, staff.json and district.json into.
     #[arg(long, default_value = "data/karamay")]
@@ -78,14 +127,29 @@ struct GenerateArgs {
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error(transparent)]
-    Store(#[from] store::StoreError),
+    Store(#[from] StoreError),
     #[error(transparent)]
-    Index(#[from] gridmap::index::IndexError),
+    Sync(#[from] sync::SyncError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("import failed, nothing was written: {0}")]
+    Import(TransferError),
+    #[error("export failed: {0}")]
+    Export(TransferError),
 }
 
-async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, CliError> {
+/// What to do when the embedded GeoPackage holds no data yet.
+#[derive(Clone, Copy, PartialEq)]
+enum OnEmpty {
+    /// Fill it from the seed (the server's first start).
+    Seed,
+    /// Leave it empty (an import fills it).
+    Keep,
+    /// Refuse: there must already be a GeoPackage (an export reads it).
+    MustExist,
+}
+
+async fn open_store(args: &StoreArgs, on_empty: OnEmpty) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match &args.database_url {
         Some(url) => {
             info!("store: PostGIS");
@@ -93,33 +157,96 @@ async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, CliError> {
         }
         None => {
             info!(path = %args.gpkg.display(), "store: embedded GeoPackage");
-            let seed_dir = args.seed_dir.clone();
-            let seed = move || match seed_dir {
-                Some(dir) => store::files::read_dir(&dir),
-                None => store::seed::karamay(),
-            };
-            Arc::new(store::gpkg::GpkgStore::open_or_seed(&args.gpkg, seed).await?)
+            match on_empty {
+                OnEmpty::Seed => {
+                    let seed_dir = args.seed_dir.clone();
+                    let seed = move || match seed_dir {
+                        Some(dir) => store::files::read_dir(&dir),
+                        None => store::seed::karamay(),
+                    };
+                    Arc::new(store::gpkg::GpkgStore::open_or_seed(&args.gpkg, seed).await?)
+                }
+                OnEmpty::MustExist if !args.gpkg.exists() => {
+                    return Err(StoreError::File {
+                        path: args.gpkg.display().to_string(),
+                        message: "no such GeoPackage; set DATABASE_URL or --gpkg to the store to use".into(),
+                    })
+                }
+                OnEmpty::Keep | OnEmpty::MustExist => Arc::new(store::gpkg::GpkgStore::open(&args.gpkg).await?),
+            }
         }
     })
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let store = open_store(&args.store).await?;
-    let started = std::time::Instant::now();
-    let data = store.load().await?;
-    let snapshot = Snapshot::build_blocking(data, 1).await?;
-    info!(elapsed_ms = started.elapsed().as_millis() as u64, counts = ?snapshot.counts(), "snapshot built");
+    let store = open_store(&args.store, OnEmpty::Seed).await?;
+    let (live, applied) = sync::start(&*store).await?;
     let config = ApiConfig {
         max_body_bytes: args.max_body_kib << 10,
         max_batch_body_bytes: args.max_batch_mib << 20,
         max_batch_points: args.max_batch_points,
     };
-    let state = AppState::new(Live::new(snapshot), store, config);
+    let state = AppState::new(live.clone(), store.clone(), config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     info!("listening on http://{}", listener.local_addr()?);
+    // Other processes' changes (PostGIS only) become new snapshots until the server stops.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let follower = tokio::spawn(sync::follow(store, live, applied, async {
+        let _ = stopped.await;
+    }));
     api::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop.send(());
+    let _ = follower.await;
     info!("shut down");
     Ok(())
+}
+
+async fn run_import(args: ImportArgs) -> Result<(), CliError> {
+    let store = open_store(&args.store, OnEmpty::Keep).await.map_err(|e| CliError::Import(e.into()))?;
+    let bar = ProgressBar::new(Stage::COUNT);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let progress = |stage: Stage| {
+        bar.set_position(stage.number());
+        bar.set_message(stage.to_string());
+    };
+    let result = transfer::import(&*store, &args.file, args.layer, &progress).await;
+    bar.finish_and_clear();
+    let imported = result.map_err(CliError::Import)?;
+    let layers: Vec<&str> = imported.layers.iter().map(|l| l.name()).collect();
+    println!("imported {} into {}: {}", layers.join(", "), store.kind(), summary(&imported.data));
+    Ok(())
+}
+
+async fn run_export(args: ExportArgs) -> Result<(), CliError> {
+    let store = open_store(&args.store, OnEmpty::MustExist).await.map_err(|e| CliError::Export(e.into()))?;
+    let format = match args.format {
+        Some(FormatArg::Geojson) => Format::GeoJson,
+        Some(FormatArg::Gpkg) => Format::Gpkg,
+        None => Format::from_path(&args.path),
+    };
+    let data = transfer::export(&*store, format, &args.path, args.force).await.map_err(CliError::Export)?;
+    println!("exported {} from {} to {}", summary(&data), store.kind(), args.path.display());
+    Ok(())
+}
+
+/// Feature counts of a dataset, for messages.
+fn summary(data: &gridmap::model::Dataset) -> String {
+    format!(
+        "{} subdistricts, {} communities, {} grids, {} compounds, {} gates, {} buildings, {} entrances, {} responders, {} staff",
+        data.subdistricts.len(),
+        data.communities.len(),
+        data.grids.len(),
+        data.compounds.len(),
+        data.access_points.len(),
+        data.buildings.len(),
+        data.entrances.len(),
+        data.responders.len(),
+        data.staff.len()
+    )
 }
 
 async fn shutdown_signal() {
@@ -155,19 +282,7 @@ fn run_generate(args: GenerateArgs) -> Result<(), CliError> {
     });
     bar.finish_with_message("generated");
     store::files::write_dir(&args.out, &data)?;
-    println!(
-        "wrote {}: {} subdistricts, {} communities, {} grids, {} compounds, {} gates, {} buildings, {} entrances, {} responders, {} staff",
-        args.out.display(),
-        data.subdistricts.len(),
-        data.communities.len(),
-        data.grids.len(),
-        data.compounds.len(),
-        data.access_points.len(),
-        data.buildings.len(),
-        data.entrances.len(),
-        data.responders.len(),
-        data.staff.len()
-    );
+    println!("wrote {}: {}", args.out.display(), summary(&data));
     Ok(())
 }
 
@@ -184,6 +299,8 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Generate(args) => tokio::task::block_in_place(|| run_generate(args)),
+        Command::Import(args) => run_import(args).await,
+        Command::Export(args) => run_export(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -55,7 +55,7 @@ macro_rules! store_suite {
     ($name:ident, $fresh:expr) => {
         store_suite!(@expand $name, $fresh;
             ping_answers,
-            load_of_empty_store_is_an_invalid_error,
+            load_of_empty_store_is_an_empty_error,
             empty_dataset_round_trips,
             replace_all_then_load_round_trips,
             replace_all_replaces_everything,
@@ -248,12 +248,12 @@ pub mod checks {
         assert!(!store.kind().is_empty(), "kind() names the store for logs and /healthz");
     }
 
-    /// Nothing written yet: `load` is an `Invalid` error (not a panic, not a made-up dataset),
+    /// Nothing written yet: `load` is an `Empty` error (not a panic, not a made-up dataset),
     /// so the caller can tell it to seed or import.
-    pub async fn load_of_empty_store_is_an_invalid_error(store: &dyn Store) {
+    pub async fn load_of_empty_store_is_an_empty_error(store: &dyn Store) {
         match store.load().await {
-            Err(StoreError::Invalid(msg)) => assert!(!msg.is_empty()),
-            other => panic!("an empty store must fail with StoreError::Invalid, got {other:?}"),
+            Err(StoreError::Empty(msg)) => assert!(msg.contains("import"), "the message says what to do: {msg}"),
+            other => panic!("an empty store must fail with StoreError::Empty, got {other:?}"),
         }
     }
 

@@ -130,6 +130,7 @@ pub fn from_rejection(status: StatusCode, text: String) -> ApiError {
             "the request body is larger than this route accepts ({text}); split it into smaller requests"
         )),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media(text),
+        StatusCode::NOT_FOUND => ApiError::not_found(text),
         s if s.is_client_error() => ApiError::new(s, "bad-request", text),
         s => ApiError::new(s, "internal", text),
     }

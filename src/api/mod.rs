@@ -78,7 +78,8 @@ pub fn staff_json(s: &Staff, personal: bool) -> Value {
     v
 }
 
-/// `GET /healthz`: liveness, the store in use and the snapshot's size.
+/// `GET /healthz`: liveness, the store in use and the snapshot's size; `status` is
+/// `degraded` when the store does not answer.
 async fn healthz(State(state): State<AppState>) -> Response {
     let snap = state.live.load();
     let store_ok = state.store.ping().await.is_ok();
@@ -91,8 +92,9 @@ async fn healthz(State(state): State<AppState>) -> Response {
         "snapshot": {"generation": snap.generation, "built_at": snap.built_at, "counts": counts},
         "district": {"code": snap.data.district.code, "name": snap.data.district.name},
     });
-    let status = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(body)).into_response()
+    // 200 even when degraded: reads are still served from the snapshot, so a load balancer
+    // must keep sending traffic; the body says what is wrong.
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// Turns axum's plain-text rejections and empty error responses into problem+json.

@@ -125,8 +125,7 @@ fn core_document() -> Value {
                 "summary": "Liveness, store in use and snapshot size",
                 "operationId": "healthz",
                 "responses": {
-                    "200": {"description": "Healthy", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
-                    "503": {"description": "Degraded: the store does not answer (reads still work)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+                    "200": {"description": "Serving. `status` is `ok`, or `degraded` when the store does not answer (reads still work from the last snapshot; writes get 503)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
                 }
             }},
             "/openapi.json": {"get": {

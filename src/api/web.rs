@@ -1,28 +1,31 @@
 //! The web map's files, served from disk by the binary.
 //!
-//! | URL                      | file                                          | Cache-Control            |
-//! |--------------------------|-----------------------------------------------|--------------------------|
-//! | `/`                      | `<web>/index.html`                            | `no-cache`               |
-//! | `/app/*`                 | `<web>/app/*` (the app's own JS and CSS)       | `no-cache`               |
-//! | `/vendor/maplibre-gl/*`  | `<web>/node_modules/maplibre-gl/dist/*`        | `public, max-age=86400`  |
+//! | URL                     | file                                    | Cache-Control           |
+//! |-------------------------|-----------------------------------------|-------------------------|
+//! | `/`                     | `<web>/index.html`                      | `no-cache`              |
+//! | `/app/*`                | `<web>/app/*` (the app's JS and CSS)    | `no-cache`              |
+//! | `/vendor/maplibre-gl/*` | `<web>/node_modules/maplibre-gl/dist/*` | `public, max-age=86400` |
 //!
-//! `<web>` is [`web_root`]: `$GRIDMAP_WEB_DIR`, or the crate's own `web/` folder. The files are
-//! read at request time, so editing the app needs no rebuild; `no-cache` makes browsers revalidate
-//! (ServeDir answers `If-Modified-Since` with 304). MapLibre is pinned in `web/package-lock.json`
-//! and installed with `npm ci --prefix web`; when it is missing, `/vendor/...` answers 404
-//! (problem+json, like every error) and [`routes`] logs one warning saying how to install it.
+//! `<web>` is [`web_root`]: `$GRIDMAP_WEB_DIR`, or the `web/` folder of the source tree the binary
+//! was built from (a binary copied elsewhere needs the variable). The files are read at request
+//! time, so editing the app needs no rebuild; `no-cache` makes browsers revalidate (ServeDir
+//! answers `If-Modified-Since` with 304). MapLibre is pinned in `web/package-lock.json` and
+//! installed with `npm ci --prefix web`; when it is missing, `/vendor/...` answers a problem+json
+//! 404 that says so, and [`routes`] logs one warning with the path and the command.
 //!
 //! This module owns only static files: it never touches the snapshot or the store.
 
 use std::path::PathBuf;
 use std::sync::Once;
 
+use axum::extract::OriginalUri;
+use axum::handler::HandlerWithoutStateExt;
 use axum::http::{header, HeaderValue, Response};
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 /// The environment variable that overrides the web root.
 pub const WEB_DIR_VAR: &str = "GRIDMAP_WEB_DIR";
@@ -54,16 +57,32 @@ pub fn check_assets() -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    let hint = if missing.iter().any(|f| f.starts_with("node_modules/")) {
-        format!(
-            "; MapLibre is installed with `npm ci --prefix {}` (or scripts/setup-browser), the map page \
-             will not work until then",
-            root.display()
-        )
-    } else {
-        format!("; set {WEB_DIR_VAR} to the folder holding index.html and app/")
-    };
-    Err(format!("web assets missing under {}: {}{hint}", root.display(), missing.join(", ")))
+    let mut hints = Vec::new();
+    if missing.iter().any(|f| !f.starts_with("node_modules/")) {
+        hints.push(format!("set {WEB_DIR_VAR} to the folder holding index.html and app/"));
+    }
+    if missing.iter().any(|f| f.starts_with("node_modules/")) {
+        hints.push(format!("install MapLibre with `npm ci --prefix {}` (or scripts/run)", root.display()));
+    }
+    Err(format!(
+        "the web map will not work: missing under {}: {}; {}",
+        root.display(),
+        missing.join(", "),
+        hints.join("; ")
+    ))
+}
+
+/// A missing file under `/` or `/app`: a problem+json 404 that names it.
+async fn file_missing(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::not_found(format!("there is no file {} in the web app", uri.path()))
+}
+
+/// A missing file under `/vendor`: says how to install MapLibre when it is not installed.
+async fn vendor_file_missing(OriginalUri(uri): OriginalUri) -> ApiError {
+    // Say what to do, but not where the server keeps its files.
+    let installed = web_root().join(MAPLIBRE_DIST).join("maplibre-gl.mjs").is_file();
+    let hint = if installed { "" } else { "; MapLibre is not installed on this server (run `npm ci --prefix web`)" };
+    ApiError::not_found(format!("there is no file {}{hint}", uri.path()))
 }
 
 /// Adds `Cache-Control: value` to successful responses (errors are rebuilt as problem+json).
@@ -88,11 +107,14 @@ pub fn routes() -> Router<AppState> {
     let dir = |p: PathBuf| ServeDir::new(p).append_index_html_on_directories(false).redirect_to_trailing_slash(false);
     Router::new()
         .route_service("/", ServeFile::new(root.join("index.html")))
-        .nest_service("/app", dir(root.join("app")))
+        .nest_service("/app", dir(root.join("app")).not_found_service(file_missing.into_service()))
         .layer(cache_control("no-cache"))
         .merge(
             Router::new()
-                .nest_service("/vendor/maplibre-gl", dir(root.join(MAPLIBRE_DIST)))
+                .nest_service(
+                    "/vendor/maplibre-gl",
+                    dir(root.join(MAPLIBRE_DIST)).not_found_service(vendor_file_missing.into_service()),
+                )
                 .layer(cache_control("public, max-age=86400")),
         )
 }

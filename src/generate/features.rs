@@ -15,7 +15,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::hash::stream;
-use super::lattice::Lattice;
+use super::lattice::{Block, Lattice};
 use super::layout::{BlockPlan, BuildingKind, Use};
 use super::names::{CompoundNamer, InstitutionKind};
 use super::partition::reading_order;
@@ -23,7 +23,7 @@ use super::roads::{DoorNumbers, Road, Roads, Side};
 use crate::model::{AccessPoint, Building, Code, Compound, Entrance, GateKind, Passer, Schedule, StandardAddress};
 
 /// Opening hours used for side gates, as written on their signs.
-pub(crate) const SIDE_GATE_HOURS: [&str; 6] =
+const SIDE_GATE_HOURS: [&str; 6] =
     ["06:00-23:00", "06:30-22:30", "07:00-22:00", "06:00-24:00", "24h", "07:00-09:00,17:00-20:00"];
 
 /// Where a responder can stand at a compound.
@@ -51,7 +51,9 @@ pub(crate) struct GridBlocks<'a> {
     pub blocks: &'a [u32],
 }
 
+/// Parses one of the fixed schedule texts below (checked by the tests in debug builds).
 fn hours(text: &str) -> Schedule {
+    debug_assert!(Schedule::parse(text).is_ok(), "{text:?} is not a schedule");
     Schedule::parse(text).unwrap_or_else(|_| Schedule::always())
 }
 
@@ -195,7 +197,34 @@ enum AddressSource {
     Own(usize, Road),
 }
 
+/// The side a compound is addressed on (main roads three times as likely as streets) and the
+/// wall edge of its main gate.
+fn address_side(roads: &Roads, blk: &Block, rng: &mut ChaCha8Rng) -> (Side, usize) {
+    let weights = Side::ALL.map(|s| if Roads::is_main(roads.road_of(blk, s).0) { 3.0 } else { 1.0 });
+    let mut pick = rng.random::<f64>() * weights.iter().sum::<f64>();
+    let mut side = Side::Bottom;
+    for (s, w) in Side::ALL.into_iter().zip(weights) {
+        side = s;
+        if pick < w {
+            break;
+        }
+        pick -= w;
+    }
+    let edges = side.edges();
+    (side, edges[rng.random_range(0..edges.len())])
+}
+
+/// Wall edges with a gate: the main gate's first, then `side_gates` others, one per edge,
+/// on the other sides of the compound before its main side.
+fn gate_edges(side: Side, main_edge: usize, side_gates: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut others: Vec<(bool, u32, usize)> =
+        (0..6).filter(|&e| e != main_edge).map(|e| (Side::of_edge(e) == side, rng.random::<u32>(), e)).collect();
+    others.sort_unstable();
+    std::iter::once(main_edge).chain(others.iter().take(side_gates).map(|o| o.2)).collect()
+}
+
 /// Places every compound, gate, building and entrance of the district.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn place(
     lat: &Lattice,
     roads: &Roads,
@@ -232,35 +261,13 @@ pub(crate) fn place(
             let blk = &lat.blocks[b as usize];
             let mut compound_idx = None;
             if plan.has_compound() {
-                // The address side: main roads are three times as likely.
-                let weights: Vec<f64> = Side::ALL
-                    .iter()
-                    .map(|&s| if Roads::is_main(roads.road_of(blk, s).0) { 3.0 } else { 1.0 })
-                    .collect();
-                let total: f64 = weights.iter().sum();
-                let mut pick = rng.random::<f64>() * total;
-                let mut side = Side::Bottom;
-                for (s, w) in Side::ALL.iter().zip(&weights) {
-                    side = *s;
-                    if pick < *w {
-                        break;
-                    }
-                    pick -= w;
-                }
-                let edges = side.edges();
-                let main_edge = edges[rng.random_range(0..edges.len())];
+                let (side, main_edge) = address_side(roads, blk, &mut rng);
                 let gated = matches!(plan.usage, Use::Gated | Use::Institution(_));
-                // Gate edges: the main one first, then side gates on other edges, other sides first.
-                let mut gate_edges = vec![main_edge];
-                if gated {
-                    let n_side = side_gate_iter.next().unwrap_or(0);
-                    let mut others: Vec<(bool, u32, usize)> = (0..6)
-                        .filter(|&e| e != main_edge)
-                        .map(|e| (Side::of_edge(e) == side, rng.random::<u32>(), e))
-                        .collect();
-                    others.sort_unstable();
-                    gate_edges.extend(others.iter().take(n_side).map(|o| o.2));
-                }
+                let gate_edges = if gated {
+                    gate_edges(side, main_edge, side_gate_iter.next().unwrap_or(0), &mut rng)
+                } else {
+                    vec![main_edge] // an open block's entry: where its address is
+                };
                 let wall = &plan.wall;
                 let mut gate_at = [None; 6];
                 for &e in &gate_edges {
@@ -395,4 +402,35 @@ pub(crate) fn place(
     }
     progress("addresses", 1, 1);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_gate_gets_sensible_attributes() {
+        let mut rng = stream(1, "gates");
+        let uses = [
+            Use::Gated,
+            Use::Institution(InstitutionKind::School),
+            Use::Institution(InstitutionKind::Clinic),
+            Use::Institution(InstitutionKind::Office),
+        ];
+        let mut night_closed = 0;
+        for usage in uses {
+            let (name, kind, passes, hours, _) = main_gate(usage, "南", &mut rng);
+            assert!(name.starts_with('南') && kind == GateKind::Both && !passes.is_empty());
+            if usage == Use::Gated {
+                assert!(hours.is_always(), "main gates of housing compounds never close");
+            }
+            for _ in 0..500 {
+                let (name, _, passes, hours, _) = side_gate(usage, "东", &mut rng);
+                assert!(name.starts_with('东') && name.ends_with('门'), "{name}");
+                assert!(!passes.is_empty() && passes.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+                night_closed += usize::from(!hours.is_open(crate::model::TimeOfDay::new(3, 0).unwrap()));
+            }
+        }
+        assert!(night_closed > 500, "many side gates are shut at 03:00");
+    }
 }

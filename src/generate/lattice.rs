@@ -180,7 +180,8 @@ impl Lattice {
         Coord { x: round7(lon), y: round7(lat) }
     }
 
-    /// The lowest lattice line and column used by any block (for road numbering).
+    /// `(imin, imax, jmin, jmax)`: the columns and rows the district's blocks occupy (for
+    /// naming roads from the district's edge).
     pub fn extent(&self) -> (u32, u32, u32, u32) {
         let (mut imin, mut imax, mut jmin, mut jmax) = (u32::MAX, 0, u32::MAX, 0);
         for b in &self.blocks {

@@ -276,7 +276,7 @@ pub(crate) fn plan_blocks(
         .map(|b| {
             let c = lat.blocks[b].centre;
             let r = ((c[0] - mid[0]).hypot(c[1] - mid[1]) / r0).min(3.0);
-            let w = 0.3 + (-1.0 * r * r).exp();
+            let w = 0.3 + (-r * r).exp();
             let u = unit(hash(seed, &[22, lat.blocks[b].i as i64, lat.blocks[b].j as i64])).max(1e-12);
             (u.powf(1.0 / w), b)
         })

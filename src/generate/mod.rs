@@ -78,8 +78,10 @@ pub struct GenParams {
     /// Seed of every random choice. The committed data uses [`DEFAULT_SEED`].
     pub seed: u64,
     /// `None`: the Karamay dataset (6 subdistricts, 67 communities, 436 grids, ~98,000
-    /// households). `Some(n)`: a city of exactly `n` grids (for `n >= 5`, at most
-    /// [`MAX_GRIDS`]) built the same way, ~225 households a grid, for benchmarks.
+    /// households, ~1,380 gates). `Some(n)`: a city of `n` grids (exactly `n` for every `n` from
+    /// 10 up to about [`MAX_GRIDS`]; 5-8 for smaller `n`, as a community has 5-8 grids) built the same way, ~225 households a grid, for benchmarks.
+    /// Subdistricts hold about 150 communities each; numbers past 099 become towns (镇) and
+    /// past 199 townships (乡), community numbers past 199 villages (村).
     pub grids: Option<usize>,
 }
 
@@ -120,7 +122,9 @@ impl Shape {
             },
             Some(n) => {
                 let grids = n.clamp(1, MAX_GRIDS);
-                let communities = ((grids as f64 / 6.5).round() as usize).clamp(grids.div_ceil(8), (grids / 5).max(1));
+                // 5-8 grids a community: any count from 10 on splits exactly.
+                let (fewest, most) = (grids.div_ceil(8), (grids / 5).max(1));
+                let communities = ((grids as f64 / 6.5).round() as usize).clamp(fewest.min(most), most.max(fewest));
                 Shape {
                     grids,
                     communities,
@@ -382,6 +386,17 @@ pub fn generate(params: &GenParams, progress: &dyn Fn(&str, u64, u64)) -> Datase
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tiny_cities_still_have_a_whole_community() {
+        for n in [0, 1, 4, 5, 8, 9] {
+            let data = generate(&GenParams { seed: 2, grids: Some(n) }, &|_, _, _| {});
+            assert_eq!(data.grids.len(), n.clamp(5, 8), "one community of 5-8 grids");
+            assert_eq!(data.communities.len(), 1);
+        }
+        let data = generate(&GenParams { seed: 2, grids: Some(10) }, &|_, _, _| {});
+        assert_eq!((data.grids.len(), data.communities.len()), (10, 2));
+    }
 
     #[test]
     fn small_city_has_exactly_the_grids_asked_for() {

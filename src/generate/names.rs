@@ -4,7 +4,7 @@
 //! address or telephone. Pools run out in very large cities; names then get ordinals
 //! (准噶尔二路, 前进二社区) so that they stay unique.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rand::seq::IndexedRandom;
 use rand::Rng;
@@ -224,9 +224,10 @@ const XJ_GIVEN: &[&str] = &[
 
 const CN_DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
 
-/// A number 1..=999 in Chinese numerals (一, 十二, 二十, 一百零五).
+/// A number in Chinese numerals (一, 十二, 二十, 一百零五); Arabic digits from 1000 on.
 pub(crate) fn chinese_number(n: usize) -> String {
     match n {
+        1000.. => n.to_string(),
         0 => CN_DIGITS[0].into(),
         1..=9 => CN_DIGITS[n].into(),
         10..=19 => format!("十{}", if n == 10 { "" } else { CN_DIGITS[n - 10] }),
@@ -291,25 +292,27 @@ pub(crate) fn grid_name(community: &str, n: usize) -> String {
 /// Draws compound names that are unique in the dataset.
 pub(crate) struct CompoundNamer {
     used: HashSet<String>,
+    /// Next ordinal to try per base name, so that large cities stay linear.
+    next: HashMap<String, usize>,
 }
 
 impl CompoundNamer {
     pub fn new() -> Self {
-        CompoundNamer { used: HashSet::new() }
+        CompoundNamer { used: HashSet::new(), next: HashMap::new() }
     }
 
     fn unique(&mut self, base: String) -> String {
         if self.used.insert(base.clone()) {
             return base;
         }
-        (2..)
-            .map(|n| format!("{base}{}区", chinese_number(n)))
-            .find(|c| !self.used.contains(c))
-            .map(|c| {
-                self.used.insert(c.clone());
-                c
-            })
-            .unwrap_or(base)
+        let n = self.next.entry(base.clone()).or_insert(2);
+        loop {
+            let candidate = format!("{base}{}区", chinese_number(*n));
+            *n += 1;
+            if self.used.insert(candidate.clone()) {
+                return candidate;
+            }
+        }
     }
 
     /// A residential compound: 阳光小区, 石油新村, 金龙花园.

@@ -1,6 +1,6 @@
 //! Seeded region growing over block adjacency: subdistricts, communities and grids.
 //!
-//! Seeds are spread by farthest-point sampling plus two Lloyd steps. Regions then grow one
+//! Seeds are spread evenly along a Hilbert curve and relaxed by two Lloyd steps. Regions then grow one
 //! block at a time, the lightest region (by block weight) first, each taking the frontier block
 //! with the lowest key `distance to its seed + random noise`. Growth only ever adds a block
 //! adjacent to the region, so every region is edge-connected; it runs until no free block
@@ -22,44 +22,81 @@ fn dist2(a: [f64; 2], b: [f64; 2]) -> f64 {
     (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
 }
 
-/// Picks `k` well-spread seed positions (indices into `members`).
-fn seeds(lat: &Lattice, members: &[u32], k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let c = |m: usize| lat.blocks[members[m] as usize].centre;
-    let n = members.len();
-    let mut chosen = vec![rng.random_range(0..n)];
-    let mut mind: Vec<f64> = (0..n).map(|m| dist2(c(m), c(chosen[0]))).collect();
-    while chosen.len() < k {
-        let next = (0..n).max_by(|&a, &b| mind[a].total_cmp(&mind[b]).then(b.cmp(&a))).unwrap_or(0);
-        chosen.push(next);
-        for m in 0..n {
-            mind[m] = mind[m].min(dist2(c(m), c(next)));
+/// Position of cell `(x, y)` along a Hilbert curve over a 2^16 × 2^16 grid.
+fn hilbert(mut x: u32, mut y: u32) -> u64 {
+    let mut d = 0u64;
+    let mut s = 1u32 << 15;
+    while s > 0 {
+        let rx = u32::from(x & s > 0);
+        let ry = u32::from(y & s > 0);
+        d += s as u64 * s as u64 * ((3 * rx) ^ ry) as u64;
+        if ry == 0 {
+            if rx == 1 {
+                x = s.wrapping_mul(2).wrapping_sub(1).wrapping_sub(x) & 0xFFFF;
+                y = s.wrapping_mul(2).wrapping_sub(1).wrapping_sub(y) & 0xFFFF;
+            }
+            std::mem::swap(&mut x, &mut y);
         }
+        s >>= 1;
     }
-    // Two Lloyd steps pull seeds off the rim towards the middle of their share.
+    d
+}
+
+/// Picks `k` well-spread seed positions (indices into `members`) in O(n log n): evenly spaced
+/// stops along a Hilbert curve through the members, then two Lloyd steps in which each member
+/// joins its nearest seed by block steps (a breadth-first search from all seeds) and each seed
+/// moves to the member nearest its cluster's centroid.
+/// Expects `scratch[members[m]] == m` for every member and [`NONE`] elsewhere.
+fn seeds(lat: &Lattice, members: &[u32], k: usize, rng: &mut ChaCha8Rng, scratch: &[u32]) -> Vec<usize> {
+    let n = members.len();
+    let c = |m: usize| lat.blocks[members[m] as usize].centre;
+    let mut along: Vec<(u64, usize)> =
+        (0..n).map(|m| (hilbert(lat.blocks[members[m] as usize].i, lat.blocks[members[m] as usize].j), m)).collect();
+    along.sort_unstable();
+    let step = n as f64 / k as f64;
+    let offset = rng.random::<f64>() * step;
+    let mut chosen: Vec<usize> = (0..k).map(|t| along[((offset + t as f64 * step) as usize).min(n - 1)].1).collect();
+    chosen.sort_unstable();
+    chosen.dedup();
+    let mut label = vec![u32::MAX; n];
+    let mut queue = std::collections::VecDeque::with_capacity(n);
     for _ in 0..2 {
-        let mut sum = vec![[0.0f64; 3]; k];
-        for m in 0..n {
-            let p = c(m);
-            let s = (0..k).min_by(|&a, &b| dist2(p, c(chosen[a])).total_cmp(&dist2(p, c(chosen[b])))).unwrap_or(0);
+        label.fill(u32::MAX);
+        queue.clear();
+        for (s, &m) in chosen.iter().enumerate() {
+            label[m] = s as u32;
+            queue.push_back(m);
+        }
+        while let Some(m) = queue.pop_front() {
+            for nb in lat.blocks[members[m] as usize].nbr {
+                if nb == NONE {
+                    continue;
+                }
+                let p = scratch[nb as usize];
+                if p != NONE && label[p as usize] == u32::MAX {
+                    label[p as usize] = label[m];
+                    queue.push_back(p as usize);
+                }
+            }
+        }
+        let mut sum = vec![[0.0f64; 3]; chosen.len()];
+        for (m, &s) in label.iter().enumerate() {
+            let (s, p) = (s as usize, c(m));
             sum[s][0] += p[0];
             sum[s][1] += p[1];
             sum[s][2] += 1.0;
         }
-        let mut taken = vec![false; n];
-        for s in 0..k {
-            if sum[s][2] == 0.0 {
-                taken[chosen[s]] = true;
-                continue;
-            }
-            let target = [sum[s][0] / sum[s][2], sum[s][1] / sum[s][2]];
-            let best = (0..n)
-                .filter(|&m| !taken[m])
-                .min_by(|&a, &b| dist2(c(a), target).total_cmp(&dist2(c(b), target)).then(a.cmp(&b)));
-            if let Some(best) = best {
-                chosen[s] = best;
-                taken[best] = true;
+        let target: Vec<[f64; 2]> = sum.iter().map(|t| [t[0] / t[2], t[1] / t[2]]).collect();
+        let mut best: Vec<(f64, usize)> =
+            chosen.iter().enumerate().map(|(s, &m)| (dist2(c(m), target[s]), m)).collect();
+        for (m, &s) in label.iter().enumerate() {
+            let s = s as usize;
+            let d = dist2(c(m), target[s]);
+            if d < best[s].0 {
+                best[s] = (d, m);
             }
         }
+        chosen = best.into_iter().map(|b| b.1).collect();
     }
     chosen
 }
@@ -111,11 +148,15 @@ fn grow(
     rng: &mut ChaCha8Rng,
     scratch: &mut [u32],
 ) -> Vec<u32> {
+    for (m, &b) in members.iter().enumerate() {
+        scratch[b as usize] = m as u32;
+    }
+    let seed_pos = seeds(lat, members, k, rng, scratch);
     for &b in members {
         scratch[b as usize] = FREE;
     }
-    let seed_pos = seeds(lat, members, k, rng);
     let seed_centre: Vec<[f64; 2]> = seed_pos.iter().map(|&m| lat.blocks[members[m] as usize].centre).collect();
+    let k = seed_pos.len();
     let mut frontier: Vec<BinaryHeap<Reverse<(u64, u32)>>> = vec![BinaryHeap::new(); k];
     let mut load = vec![0.0f64; k];
     let mut turn: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();

@@ -34,7 +34,9 @@ fn road_spot(lat: &Lattice, b: u32, e: usize, t: f64) -> [f64; 2] {
     [p[0] + t * (q[0] - p[0]) - 3.0 * (q[1] - p[1]) / len, p[1] + t * (q[1] - p[1]) + 3.0 * (q[0] - p[0]) / len]
 }
 
+/// Parses one of the fixed duty texts below (checked by the tests in debug builds).
 fn schedule(text: &str) -> Schedule {
+    debug_assert!(Schedule::parse(text).is_ok(), "{text:?} is not a schedule");
     Schedule::parse(text).unwrap_or_else(|_| Schedule::always())
 }
 

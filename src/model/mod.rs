@@ -7,8 +7,10 @@ pub mod crs;
 pub mod geojson;
 pub mod layers;
 pub mod schedule;
+pub mod validate;
 
 pub use code::{Code, CodeError, CodeScheme, Level};
 pub use crs::{InputCrs, LocalProjection};
 pub use layers::*;
 pub use schedule::{Schedule, TimeOfDay};
+pub use validate::{validate, Problem};

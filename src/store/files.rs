@@ -9,14 +9,19 @@
 //! Reading checks every feature and reports all problems at once; it knows nothing of indexes,
 //! databases or HTTP.
 
+use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::StoreError;
-use crate::model::geojson::{parse_features, write_feature_collection};
-use crate::model::{Dataset, DistrictInfo, LayerKind, Level, Staff};
+use crate::model::geojson::parse_features;
+use crate::model::geojson::Feature;
+use crate::model::{
+    AccessPoint, Building, Compound, Dataset, DistrictInfo, Entrance, LayerKind, Level, Region, Responder, Staff,
+};
 
 /// File name of the district description.
 pub const DISTRICT_FILE: &str = "district.json";
@@ -28,37 +33,126 @@ pub fn layer_file(kind: LayerKind) -> String {
     format!("{}.geojson", kind.name())
 }
 
+/// One file of the directory format.
+#[derive(Debug, Clone, Copy)]
+enum File {
+    District,
+    Layer(LayerKind),
+    Staff,
+}
+
+impl File {
+    /// Every file, in the order [`render`] lists them.
+    fn all() -> Vec<File> {
+        std::iter::once(File::District).chain(LayerKind::ALL.map(File::Layer)).chain([File::Staff]).collect()
+    }
+
+    fn name(self) -> String {
+        match self {
+            File::District => DISTRICT_FILE.to_string(),
+            File::Layer(kind) => layer_file(kind),
+            File::Staff => STAFF_FILE.to_string(),
+        }
+    }
+
+    /// Writes the file's bytes to `w`.
+    fn write(self, data: &Dataset, w: &mut impl Write) -> std::io::Result<()> {
+        match self {
+            File::District => {
+                serde_json::to_writer_pretty(&mut *w, &data.district)?;
+                w.write_all(b"\n")
+            }
+            File::Layer(kind) => write_layer(data, kind, w),
+            File::Staff => {
+                w.write_all(b"[\n")?;
+                for (i, s) in data.staff.iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b",\n")?;
+                    }
+                    serde_json::to_writer(&mut *w, s)?;
+                }
+                w.write_all(if data.staff.is_empty() { b"]\n" } else { b"\n]\n" })
+            }
+        }
+    }
+
+    fn render(self, data: &Dataset) -> String {
+        let mut out = Vec::new();
+        // Writing to memory cannot fail, and serde_json writes UTF-8.
+        let _ = self.write(data, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Streams one layer as a FeatureCollection, byte for byte what
+/// [`write_feature_collection`](crate::model::geojson::write_feature_collection) makes of `data.features(kind)`, without holding every feature
+/// (or the whole text) in memory: a 100,000-grid city has millions of entrances.
+fn write_layer(data: &Dataset, kind: LayerKind, w: &mut impl Write) -> std::io::Result<()> {
+    fn each<T>(items: &[T], to_feature: impl Fn(&T) -> Feature, w: &mut impl Write) -> std::io::Result<()> {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",\n")?;
+            }
+            serde_json::to_writer(&mut *w, &to_feature(item).to_json())?;
+        }
+        Ok(())
+    }
+    w.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")?;
+    match kind {
+        LayerKind::Subdistricts => each(&data.subdistricts, Region::to_feature, w)?,
+        LayerKind::Communities => each(&data.communities, Region::to_feature, w)?,
+        LayerKind::Grids => each(&data.grids, Region::to_feature, w)?,
+        LayerKind::Compounds => each(&data.compounds, Compound::to_feature, w)?,
+        LayerKind::AccessPoints => each(&data.access_points, AccessPoint::to_feature, w)?,
+        LayerKind::Buildings => each(&data.buildings, Building::to_feature, w)?,
+        LayerKind::Entrances => each(&data.entrances, Entrance::to_feature, w)?,
+        LayerKind::Responders => each(&data.responders, Responder::to_feature, w)?,
+    }
+    w.write_all(b"\n]}\n")
+}
+
 /// Every file of the directory format as `(file name, contents)`, in a fixed order.
 pub fn render(data: &Dataset) -> Vec<(String, String)> {
-    let mut files = Vec::with_capacity(LayerKind::ALL.len() + 2);
-    let district = serde_json::to_string_pretty(&data.district).unwrap_or_default();
-    files.push((DISTRICT_FILE.to_string(), district + "\n"));
-    for kind in LayerKind::ALL {
-        files.push((layer_file(kind), write_feature_collection(data.features(kind))));
-    }
-    let mut staff = String::from("[\n");
-    for (i, s) in data.staff.iter().enumerate() {
-        if i > 0 {
-            staff.push_str(",\n");
-        }
-        staff.push_str(&serde_json::to_string(s).unwrap_or_default());
-    }
-    staff.push_str(if data.staff.is_empty() { "]\n" } else { "\n]\n" });
-    files.push((STAFF_FILE.to_string(), staff));
-    files
+    File::all().into_iter().map(|f| (f.name(), f.render(data))).collect()
 }
 
 /// Writes `data` into `dir` (created if missing): `<layer>.geojson` for every layer,
 /// `staff.json` and `district.json`. Existing files of those names are replaced.
+///
+/// Files are streamed to disk, a few at a time on as many threads, largest layers first: a
+/// 100,000-grid city has gigabyte-sized layers. The bytes do not depend on the threads.
 pub fn write_dir(dir: &Path, data: &Dataset) -> Result<(), StoreError> {
     let file_error =
         |path: &Path, e: std::io::Error| StoreError::File { path: path.display().to_string(), message: e.to_string() };
     std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
-    for (name, text) in render(data) {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| file_error(&path, e))?;
-    }
-    Ok(())
+    let mut files = File::all();
+    // Entrances and buildings are by far the largest; start them first.
+    files.sort_by_key(|f| match f {
+        File::Layer(LayerKind::Entrances) => 0,
+        File::Layer(LayerKind::Buildings) => 1,
+        _ => 2,
+    });
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), StoreError> {
+                    while let Some(&file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let path = dir.join(file.name());
+                        let write = || -> std::io::Result<()> {
+                            let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+                            file.write(data, &mut w)?;
+                            w.into_inner().map_err(|e| e.into_error())?.sync_all()
+                        };
+                        write().map_err(|e| file_error(&path, e))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
 }
 
 /// Reads a dataset written by [`write_dir`]. Every file must be present. All unreadable
@@ -160,6 +254,7 @@ pub fn from_texts(district: &str, layers: &[(LayerKind, &str)], staff: &str) -> 
 mod tests {
     use super::*;
     use crate::generate::{generate, GenParams};
+    use crate::model::geojson::write_feature_collection;
 
     #[test]
     fn round_trips_through_texts_and_reports_every_bad_feature() {
@@ -178,6 +273,22 @@ mod tests {
         let err = from_texts(&text(DISTRICT_FILE), &bad, &text(STAFF_FILE)).unwrap_err().to_string();
         assert!(err.contains("3 problem(s)"), "{err}");
         assert!(err.contains("entrances.geojson: feature 1:") && err.contains("grids.geojson: feature \""), "{err}");
+    }
+
+    #[test]
+    fn streamed_layers_match_the_model_writer() {
+        let data = generate(&GenParams { seed: 5, grids: Some(10) }, &|_, _, _| {});
+        for kind in LayerKind::ALL {
+            assert_eq!(
+                File::Layer(kind).render(&data),
+                write_feature_collection(data.features(kind)),
+                "{} is written exactly as model::geojson writes it",
+                kind.name()
+            );
+        }
+        let empty = Dataset::empty(data.district.clone());
+        assert_eq!(File::Layer(LayerKind::Grids).render(&empty), write_feature_collection(vec![]));
+        assert_eq!(File::Staff.render(&empty), "[\n]\n");
     }
 
     #[test]

@@ -644,7 +644,7 @@ impl Store for GpkgStore {
                 StoreError::Corrupt { layer: DISTRICT.name.into(), id: "fid 1".into(), message: e.to_string() }
             })?,
             [] => {
-                return Err(StoreError::Invalid(format!(
+                return Err(StoreError::Empty(format!(
                     "the GeoPackage {} holds no dataset yet: import one, or start the server to seed it",
                     self.path.display()
                 )))

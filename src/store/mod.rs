@@ -4,8 +4,11 @@
 //! * [`postgis`]: the production store (PostgreSQL + PostGIS through sqlx).
 //! * [`files`]: the GeoJSON directory format of `data/karamay` (one file per layer).
 //! * [`seed`]: the default Karamay dataset compiled into the binary.
+//! * [`transfer`]: `gridmap import` / `export`: GeoJSON and GeoPackage in and out of a store.
 //!
-//! Stores deal in whole [`Dataset`]s and know nothing of indexes or HTTP.
+//! Stores deal in whole [`Dataset`]s and know nothing of indexes or HTTP. A store that other
+//! processes write (PostGIS, shared by several gridmap instances) also offers a [`ChangeFeed`]
+//! and numbers its changes, so that a server can follow it (see `crate::sync`).
 
 use async_trait::async_trait;
 
@@ -15,6 +18,7 @@ pub mod files;
 pub mod gpkg;
 pub mod postgis;
 pub mod seed;
+pub mod transfer;
 pub mod wkb;
 
 /// Everything that can go wrong in a store. Messages say what to do where possible.
@@ -34,6 +38,38 @@ pub enum StoreError {
     File { path: String, message: String },
     #[error("invalid data: {0}")]
     Invalid(String),
+    /// Nothing has been written yet: the caller may seed or import a dataset.
+    #[error("{0}")]
+    Empty(String),
+}
+
+/// The sequence number of a committed change in a store that numbers them (PostGIS's
+/// `change_log.id`): larger is later, in commit order.
+pub type ChangeSeq = i64;
+
+/// What a [`ChangeFeed`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The feed is listening (first connection or a reconnection); `latest` is the newest
+    /// change committed in the store. Changes committed while the feed was not listening are
+    /// not announced one by one: a follower catches up by comparing `latest` with the last
+    /// change it applied.
+    Listening { latest: ChangeSeq },
+    /// A change was committed (by any process). Also reported when a periodic check finds a
+    /// newer change than the feed announced, so a lost notification delays a reload but never
+    /// loses it.
+    Committed { seq: ChangeSeq },
+    /// The store stopped answering. The feed keeps trying to reconnect by itself and reports
+    /// [`Change::Listening`] when it is back.
+    Lost { reason: String },
+}
+
+/// Tells when other processes change a store's data.
+#[async_trait]
+pub trait ChangeFeed: Send + 'static {
+    /// Waits for the next event. Never returns an error: losing the store is an event, and the
+    /// feed reconnects by itself (with back-off) for as long as it is polled.
+    async fn next(&mut self) -> Change;
 }
 
 /// A durable store of one district's layers.
@@ -42,12 +78,25 @@ pub trait Store: Send + Sync + 'static {
     /// A short name for logs and `/healthz`: `"gpkg"` or `"postgis"`.
     fn kind(&self) -> &'static str;
 
-    /// Reads the current version of every layer.
+    /// Reads the current version of every layer. [`StoreError::Empty`] when nothing was ever
+    /// written.
     async fn load(&self) -> Result<Dataset, StoreError>;
+
+    /// [`Store::load`], and the number of the last change the result includes (read in the
+    /// same transaction), for stores that number their changes; `None` for those that do not.
+    async fn load_with_seq(&self) -> Result<(Dataset, Option<ChangeSeq>), StoreError> {
+        Ok((self.load().await?, None))
+    }
 
     /// Replaces every layer with `data`, in one transaction: all or nothing.
     async fn replace_all(&self, data: &Dataset) -> Result<(), StoreError>;
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A feed of changes made by other processes, for stores that several processes share;
+    /// `None` (the default) for a store only this process writes.
+    fn changes(&self) -> Option<Box<dyn ChangeFeed>> {
+        None
+    }
 }

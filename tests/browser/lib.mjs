@@ -68,7 +68,7 @@ export async function run(scenario) {
     console.error('usage: node <driver>.mjs <base_url> <screenshot.png> [args...]');
     process.exit(2);
   }
-  const report = { ok: false, base, requests: [], external: [], consoleErrors: [], failedRequests: [] };
+  const report = { ok: false, base, requests: [], external: [], consoleErrors: [], consoleWarnings: [], failedRequests: [] };
   const finish = (code) => {
     console.log(JSON.stringify(report));
     process.exit(code);
@@ -87,7 +87,9 @@ export async function run(scenario) {
     context.on('requestfailed', (r) => report.failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`));
     const page = await context.newPage();
     page.on('console', (m) => {
-      if (m.type() === 'error') report.consoleErrors.push(`${m.text()} @ ${m.location()?.url ?? ''}`);
+      const line = `${m.text()} @ ${m.location()?.url ?? ''}`;
+      if (m.type() === 'error') report.consoleErrors.push(line);
+      else if (m.type() === 'warning') report.consoleWarnings.push(line);
     });
     page.on('pageerror', (e) => report.consoleErrors.push(`pageerror: ${e.message}`));
     let shot = false;

@@ -72,7 +72,7 @@ const TEXT = {
     title: 'Grid map',
     map: 'Grid map',
     search: 'Find',
-    search_placeholder: 'Grid, community or subdistrict code or name',
+    search_placeholder: 'Grid or community code / name',
     close: 'Close',
     legend: 'Legend',
     lg_subdistrict: 'Subdistrict boundary',

@@ -143,8 +143,10 @@ function pad(b, f) {
   return [[b[0][0] - dx, b[0][1] - dy], [b[1][0] + dx, b[1][1] + dy]];
 }
 
+// Icons before any tile is laid out, so no symbol asks for a missing image.
+map.once('style.load', () => addResponderIcons(map));
+
 map.on('load', async () => {
-  addResponderIcons(map);
   try {
     await loadLayers();
   } catch (e) {

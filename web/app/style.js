@@ -163,14 +163,21 @@ export function buildStyle(api) {
         },
       },
       {
-        id: 'subdistrict-labels', type: 'symbol', source: 'subdistrict-labels', maxzoom: 12.5,
+        // Last layer: placed first, so community labels give way to it on the overview.
+        id: 'subdistrict-labels', type: 'symbol', source: 'subdistrict-labels', maxzoom: 13.6,
         layout: {
           'text-field': ['get', 'name'],
           'text-font': FONT_BOLD,
-          'text-size': 16,
-          'text-letter-spacing': 0.1,
+          'text-size': ['interpolate', ['linear'], ['zoom'], 11, 15, 13, 19],
+          'text-letter-spacing': 0.15,
+          'text-padding': 10,
         },
-        paint: { 'text-color': '#14283d', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
+        paint: {
+          'text-color': '#a3381f',
+          'text-halo-color': 'rgba(255,255,255,0.95)',
+          'text-halo-width': 2.2,
+          'text-opacity': ['interpolate', ['linear'], ['zoom'], 13.1, 1, 13.6, 0],
+        },
       },
     ],
   };

@@ -1,0 +1,474 @@
+//! `gridmap import` and `gridmap export`: data in and out of a store, in the formats planners'
+//! tools use.
+//!
+//! Sources an import reads:
+//!
+//! * a **directory** in the `data/karamay` format ([`super::files`]): a whole dataset, or with a
+//!   [`Layer`] only that layer's file;
+//! * a **GeoJSON file**: one FeatureCollection holding one layer, named by `--layer` or by the
+//!   file name (`grids.geojson`); or `staff.json`, the staff list;
+//! * a **GeoPackage** as gridmap writes it ([`super::gpkg`]): every layer, or one.
+//!
+//! An import never writes half of anything. It reads every feature, merges what it read into
+//! the store's current data (one layer replaces that layer; a whole dataset replaces
+//! everything), checks the result with [`validate`], and only when nothing at all is wrong
+//! writes it with one [`Store::replace_all`], which is one transaction. Otherwise it returns
+//! [`TransferError::Problems`] listing **every** problem found, each with its feature.
+//!
+//! An export writes the store's current data as a GeoJSON directory or a GeoPackage; importing
+//! what was exported gives back the same dataset.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::files::{layer_file, DISTRICT_FILE, STAFF_FILE};
+use super::gpkg::GpkgStore;
+use super::{files, Store, StoreError};
+use crate::model::geojson::Feature;
+use crate::model::{validate, Dataset, DistrictInfo, LayerKind, Level, Problem, Staff};
+
+/// What one import or export can replace: a layer of features, or the staff list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Features(LayerKind),
+    Staff,
+}
+
+impl Layer {
+    /// Every layer, in dependency order.
+    pub fn all() -> impl Iterator<Item = Layer> {
+        LayerKind::ALL.into_iter().map(Layer::Features).chain([Layer::Staff])
+    }
+
+    /// Parses a layer name: `grids`, `access_points`, ..., `staff`.
+    pub fn parse(name: &str) -> Option<Layer> {
+        match name {
+            "staff" => Some(Layer::Staff),
+            _ => LayerKind::parse(name).map(Layer::Features),
+        }
+    }
+
+    /// The layer's name, as in file names and `--layer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Features(kind) => kind.name(),
+            Layer::Staff => "staff",
+        }
+    }
+
+    /// The layer a file holds, from its name: `grids.geojson` → grids, `staff.json` → staff.
+    pub fn from_file_name(path: &Path) -> Option<Layer> {
+        Layer::parse(path.file_stem()?.to_str()?)
+    }
+
+    /// The layer's file in the directory format.
+    fn file_name(self) -> String {
+        match self {
+            Layer::Features(kind) => layer_file(kind),
+            Layer::Staff => STAFF_FILE.to_string(),
+        }
+    }
+
+    /// Copies this layer of `from` into `to`.
+    fn copy(self, from: &Dataset, to: &mut Dataset) {
+        match self {
+            Layer::Staff => to.staff = from.staff.clone(),
+            Layer::Features(kind) => match kind {
+                LayerKind::Subdistricts => to.subdistricts = from.subdistricts.clone(),
+                LayerKind::Communities => to.communities = from.communities.clone(),
+                LayerKind::Grids => to.grids = from.grids.clone(),
+                LayerKind::Compounds => to.compounds = from.compounds.clone(),
+                LayerKind::AccessPoints => to.access_points = from.access_points.clone(),
+                LayerKind::Buildings => to.buildings = from.buildings.clone(),
+                LayerKind::Entrances => to.entrances = from.entrances.clone(),
+                LayerKind::Responders => to.responders = from.responders.clone(),
+            },
+        }
+    }
+}
+
+/// The two formats of `gridmap export` (and of import sources besides single GeoJSON files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A directory of `<layer>.geojson` files, `staff.json` and `district.json`.
+    GeoJson,
+    /// One GeoPackage file.
+    Gpkg,
+}
+
+impl Format {
+    /// The format a path suggests: `.gpkg` is a GeoPackage, anything else a GeoJSON directory.
+    pub fn from_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("gpkg") => Format::Gpkg,
+            _ => Format::GeoJson,
+        }
+    }
+}
+
+/// Why an import or export did not happen. In every case nothing was written to the store.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The data has problems; all of them, each naming its layer and feature.
+    #[error("{} problem(s) found; nothing was written:\n{}", .0.len(), list(.0))]
+    Problems(Vec<Problem>),
+    /// The command cannot be carried out as asked (and says what to do instead).
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+}
+
+/// The stages of an import, reported to a progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the source (a path).
+    Reading(String),
+    /// Checking the merged dataset (its feature count).
+    Checking(usize),
+    /// Writing to the store (its kind).
+    Writing(&'static str),
+}
+
+impl Stage {
+    /// Position of the stage, from 1, of [`Stage::COUNT`].
+    pub fn number(&self) -> u64 {
+        match self {
+            Stage::Reading(_) => 1,
+            Stage::Checking(_) => 2,
+            Stage::Writing(_) => 3,
+        }
+    }
+
+    /// How many stages an import has.
+    pub const COUNT: u64 = 3;
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stage::Reading(path) => write!(f, "reading {path}"),
+            Stage::Checking(n) => write!(f, "checking {n} features"),
+            Stage::Writing(kind) => write!(f, "writing to {kind} (one transaction)"),
+        }
+    }
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The layers that were replaced (every layer for a whole dataset).
+    pub layers: Vec<Layer>,
+    /// The dataset now in the store.
+    pub data: Dataset,
+}
+
+/// Imports `path` into `store`: a whole dataset, or only `layer` (which a single GeoJSON file
+/// may also name by its file name). See the module docs for the sources and the guarantees.
+pub async fn import(
+    store: &dyn Store,
+    path: &Path,
+    layer: Option<Layer>,
+    progress: &(dyn Fn(Stage) + Sync),
+) -> Result<Imported, TransferError> {
+    progress(Stage::Reading(path.display().to_string()));
+    let current = match store.load().await {
+        Ok(data) => Some(data),
+        Err(StoreError::Empty(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let (data, layers, mut problems) = read_source(path, layer, current).await?;
+    progress(Stage::Checking(feature_count(&data)));
+    let checked = data.clone();
+    let found = tokio::task::spawn_blocking(move || validate(&checked))
+        .await
+        .map_err(|e| TransferError::Usage(format!("the validation task failed: {e}")))?;
+    problems.extend(found);
+    if !problems.is_empty() {
+        return Err(TransferError::Problems(problems));
+    }
+    progress(Stage::Writing(store.kind()));
+    store.replace_all(&data).await?;
+    Ok(Imported { layers, data })
+}
+
+/// Writes the store's current data to `path` in `format`: a directory for GeoJSON (created if
+/// missing; files of the same names are replaced), a file for a GeoPackage (refused if it
+/// exists, unless `overwrite`). Returns what was written.
+pub async fn export(store: &dyn Store, format: Format, path: &Path, overwrite: bool) -> Result<Dataset, TransferError> {
+    let data = store.load().await?;
+    match format {
+        Format::GeoJson => {
+            let (dir, copy) = (path.to_path_buf(), data.clone());
+            tokio::task::spawn_blocking(move || files::write_dir(&dir, &copy))
+                .await
+                .map_err(|e| TransferError::Usage(format!("the export task failed: {e}")))??;
+        }
+        Format::Gpkg => write_gpkg(path, &data, overwrite).await?,
+    }
+    Ok(data)
+}
+
+/// Writes a GeoPackage beside `path` and renames it into place, so that a failed export
+/// leaves no half-written file under the requested name.
+async fn write_gpkg(path: &Path, data: &Dataset, overwrite: bool) -> Result<(), TransferError> {
+    if path.exists() && !overwrite {
+        return Err(TransferError::Usage(format!(
+            "{} exists; choose another file or pass --force to replace it",
+            path.display()
+        )));
+    }
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file_error = |p: &Path, e: std::io::Error| StoreError::File { path: p.display().to_string(), message: e.to_string() };
+    if partial.exists() {
+        std::fs::remove_file(&partial).map_err(|e| file_error(&partial, e))?;
+    }
+    let out = GpkgStore::open(&partial).await?;
+    let written = out.replace_all(data).await;
+    out.close().await;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e.into());
+    }
+    std::fs::rename(&partial, path).map_err(|e| file_error(path, e))?;
+    Ok(())
+}
+
+fn feature_count(d: &Dataset) -> usize {
+    d.subdistricts.len()
+        + d.communities.len()
+        + d.grids.len()
+        + d.compounds.len()
+        + d.access_points.len()
+        + d.buildings.len()
+        + d.entrances.len()
+        + d.responders.len()
+        + d.staff.len()
+}
+
+/// What kind of source a path is.
+enum Source {
+    Dir,
+    Gpkg,
+    File,
+}
+
+fn source_of(path: &Path) -> Result<Source, TransferError> {
+    let meta = std::fs::metadata(path).map_err(|e| StoreError::File {
+        path: path.display().to_string(),
+        message: format!("cannot read it: {e}"),
+    })?;
+    if meta.is_dir() {
+        return Ok(Source::Dir);
+    }
+    // A GeoPackage is an SQLite file, whatever its name.
+    let mut magic = [0u8; 16];
+    let is_sqlite = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| &magic == b"SQLite format 3\0");
+    Ok(if is_sqlite || Format::from_path(path) == Format::Gpkg { Source::Gpkg } else { Source::File })
+}
+
+/// Reads `path` and merges it into `current`: the dataset to write, the layers it replaced,
+/// and the problems met while reading (the dataset then lacks the features they concern).
+async fn read_source(
+    path: &Path,
+    layer: Option<Layer>,
+    current: Option<Dataset>,
+) -> Result<(Dataset, Vec<Layer>, Vec<Problem>), TransferError> {
+    let mut problems = Vec::new();
+    let source = source_of(path)?;
+    let layer = match (&source, layer) {
+        (Source::File, None) => Some(Layer::from_file_name(path).ok_or_else(|| unknown_layer(path))?),
+        (_, layer) => layer,
+    };
+    let data = match layer {
+        None => match source {
+            Source::Dir => read_whole_dir(path, &mut problems)?,
+            Source::Gpkg => read_gpkg(path).await?,
+            Source::File => return Err(unknown_layer(path)),
+        },
+        Some(layer) => {
+            // One layer is merged into what the store holds, so the store must hold something.
+            let mut base = current.ok_or_else(|| {
+                TransferError::Usage(format!(
+                    "the store holds no dataset yet, so a single layer ({}) cannot be merged into it: \
+                     import a whole dataset first (a directory as written by `gridmap generate` or \
+                     `gridmap export`, or a GeoPackage)",
+                    layer.name()
+                ))
+            })?;
+            match source {
+                Source::Dir => read_layer(&mut base, layer, &read_text(&path.join(layer.file_name()))?, &mut problems),
+                Source::File => read_layer(&mut base, layer, &read_text(path)?, &mut problems),
+                Source::Gpkg => layer.copy(&read_gpkg(path).await?, &mut base),
+            }
+            base
+        }
+    };
+    let layers = match layer {
+        Some(l) => vec![l],
+        None => Layer::all().collect(),
+    };
+    Ok((data, layers, problems))
+}
+
+fn unknown_layer(path: &Path) -> TransferError {
+    TransferError::Usage(format!(
+        "cannot tell which layer {} holds from its name; name the file <layer>.geojson or pass --layer \
+         (one of {})",
+        path.display(),
+        Layer::all().map(Layer::name).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+fn read_text(path: &Path) -> Result<String, StoreError> {
+    std::fs::read_to_string(path).map_err(|e| StoreError::File { path: path.display().to_string(), message: e.to_string() })
+}
+
+/// Reads a whole directory: district.json must be readable; every other problem is collected.
+fn read_whole_dir(dir: &Path, problems: &mut Vec<Problem>) -> Result<Dataset, TransferError> {
+    let district_path = dir.join(DISTRICT_FILE);
+    let district: DistrictInfo = serde_json::from_str(&read_text(&district_path)?).map_err(|e| StoreError::File {
+        path: district_path.display().to_string(),
+        message: format!("not a district description: {e}"),
+    })?;
+    if district.code.level() != Level::District {
+        return Err(TransferError::Usage(format!(
+            "{}: code {} is not a 6-digit district code",
+            district_path.display(),
+            district.code
+        )));
+    }
+    let mut data = Dataset::empty(district);
+    for layer in Layer::all() {
+        let text = read_text(&dir.join(layer.file_name()))?;
+        read_layer(&mut data, layer, &text, problems);
+    }
+    Ok(data)
+}
+
+/// Reads a GeoPackage from a private copy: opening a GeoPackage completes its schema, and an
+/// import must not change its source.
+async fn read_gpkg(path: &Path) -> Result<Dataset, TransferError> {
+    struct Copy(PathBuf);
+    impl Drop for Copy {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let copy = Copy(std::env::temp_dir().join(format!("gridmap-import-{}-{nanos}.gpkg", std::process::id())));
+    std::fs::copy(path, &copy.0)
+        .map_err(|e| StoreError::File { path: path.display().to_string(), message: format!("cannot copy it: {e}") })?;
+    let gpkg = GpkgStore::open(&copy.0).await?;
+    let data = gpkg.load().await;
+    gpkg.close().await;
+    data.map_err(|e| match e {
+        StoreError::Empty(_) => TransferError::Usage(format!("{} holds no gridmap dataset", path.display())),
+        other => other.into(),
+    })
+}
+
+/// Replaces `layer` of `data` with the features (or staff) in `text`. Features that cannot be
+/// read are left out and reported in `problems`, each with its label.
+fn read_layer(data: &mut Dataset, layer: Layer, text: &str, problems: &mut Vec<Problem>) {
+    let name = layer.name();
+    let file_problem = |message: String| Problem::new(name, "the file", message);
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return problems.push(file_problem(format!("not valid JSON: {e}"))),
+    };
+    match layer {
+        Layer::Staff => {
+            let Value::Array(entries) = value else {
+                return problems.push(file_problem("the staff list must be a JSON array of people".into()));
+            };
+            data.staff.clear();
+            for (i, v) in entries.into_iter().enumerate() {
+                let label = v.get("id").map_or_else(|| format!("entry #{i}"), |id| format!("staff {id}"));
+                match Staff::deserialize(v) {
+                    Ok(s) => data.staff.push(s),
+                    Err(e) => problems.push(Problem::new(name, label, e.to_string())),
+                }
+            }
+        }
+        Layer::Features(kind) => {
+            let features = match value.get("type").and_then(Value::as_str) {
+                Some("FeatureCollection") => match value.get("features").and_then(Value::as_array) {
+                    Some(f) => f.as_slice(),
+                    None => return problems.push(file_problem("a FeatureCollection needs a \"features\" array".into())),
+                },
+                _ => return problems.push(file_problem(format!("expected a GeoJSON FeatureCollection of {name}"))),
+            };
+            // Each feature on its own, so that one malformed geometry does not hide the next.
+            let mut good = Vec::with_capacity(features.len());
+            for (i, v) in features.iter().enumerate() {
+                match Feature::from_json(v) {
+                    Ok(f) => good.push(f),
+                    Err(e) => problems.push(Problem::new(name, raw_label(v, i), e.to_string())),
+                }
+            }
+            if let Err(errors) = data.set_features(kind, &good) {
+                problems.extend(errors.into_iter().map(|(label, message)| Problem::new(name, label, message)));
+                // Keep the readable ones, so that the whole-dataset checks still see them.
+                let mut scratch = Dataset::empty(data.district.clone());
+                good.retain(|f| scratch.set_features(kind, std::slice::from_ref(f)).is_ok());
+                if data.set_features(kind, &good).is_err() {
+                    tracing::warn!(layer = name, "features readable one by one failed together");
+                }
+            }
+        }
+    }
+}
+
+/// The label of a raw JSON feature, as [`Feature::label`] would give it.
+fn raw_label(v: &Value, index: usize) -> String {
+    match v.get("id") {
+        Some(Value::String(s)) => format!("feature {s:?}"),
+        Some(id @ Value::Number(_)) => format!("feature {id}"),
+        _ => format!("feature #{index}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{generate, GenParams};
+
+    #[test]
+    fn layers_are_named_like_their_files() {
+        assert_eq!(Layer::from_file_name(Path::new("/x/grids.geojson")), Some(Layer::Features(LayerKind::Grids)));
+        assert_eq!(Layer::from_file_name(Path::new("staff.json")), Some(Layer::Staff));
+        assert_eq!(Layer::from_file_name(Path::new("my-grids.geojson")), None);
+        assert_eq!(Layer::all().count(), 9);
+        assert!(Layer::all().all(|l| Layer::parse(l.name()) == Some(l)));
+        assert_eq!(Format::from_path(Path::new("out.GPKG")), Format::Gpkg);
+        assert_eq!(Format::from_path(Path::new("out")), Format::GeoJson);
+    }
+
+    #[test]
+    fn every_unreadable_feature_is_reported_and_the_rest_kept() {
+        let mut data = generate(&GenParams { seed: 9, grids: Some(6) }, &|_, _, _| {});
+        let features: Vec<Value> = data.features(LayerKind::Entrances).iter().map(Feature::to_json).collect();
+        let mut broken = features.clone();
+        // An unclosed point? No: a point with one coordinate, and one without a unit.
+        broken[0]["geometry"]["coordinates"] = serde_json::json!([84.8]);
+        broken[2]["properties"].as_object_mut().map(|p| p.remove("unit"));
+        let text = serde_json::json!({"type": "FeatureCollection", "features": broken}).to_string();
+        let mut problems = Vec::new();
+        read_layer(&mut data, Layer::Features(LayerKind::Entrances), &text, &mut problems);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].feature.starts_with("feature ") && problems[0].message.contains("[lon, lat]"));
+        assert!(problems[1].message.contains("unit"), "{}", problems[1]);
+        assert_eq!(data.entrances.len(), features.len() - 2, "the readable features are kept");
+    }
+}
