@@ -150,7 +150,8 @@ enum OnEmpty {
 }
 
 async fn open_store(args: &StoreArgs, on_empty: OnEmpty) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match &args.database_url {
+    // An empty DATABASE_URL (as `DATABASE_URL= gridmap ...` gives) means none.
+    Ok(match args.database_url.as_deref().filter(|url| !url.is_empty()) {
         Some(url) => {
             info!("store: PostGIS");
             Arc::new(store::postgis::PgStore::connect(url).await?)

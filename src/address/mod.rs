@@ -148,7 +148,9 @@ impl Gazetteer {
         let add = |lex: &mut LexiconBuilder, s: &str, kind: NameKind, id: u32, form: Form| {
             let chars = normalize_name(s);
             let arabic = arabic_numerals(&chars);
-            if arabic != chars {
+            // Not for a road without its type: in 塔河25号 the digits are the door number, so
+            // 塔河二 (塔河二路) must not be written 塔河2.
+            if arabic != chars && form != Form::NoSuffix {
                 lex.add(arabic, Target { kind, id, form: if form == Form::Full { Form::Variant } else { form } });
             }
             lex.add(chars, Target { kind, id, form });
@@ -426,6 +428,7 @@ mod tests {
         assert_eq!(short_admin("克拉玛依区"), Some("克拉玛依"));
         assert_eq!(road_core("世纪大道"), Some("世纪"));
         assert_eq!(road_core("五五路"), None, "a bare numeral is not a name");
+        assert_eq!(road_core("塔河二路"), Some("塔河二"));
         assert_eq!(road_core("准噶尔路"), Some("准噶尔"));
     }
 }

@@ -82,6 +82,12 @@ pub struct ParsedAddress {
     pub floor: Option<u32>,
     /// Text that fits no component: unknown words and a second road or compound.
     pub unknown: Vec<Part>,
+    /// Whether `road` and `compound` are one piece of text that is one edit from both a road and
+    /// a compound (幸福园: 幸福路 or 幸福嘉园): a candidate need explain only one of them.
+    pub road_or_compound: bool,
+    /// Characters of unknown text written against a name with no space between
+    /// (`兴北新村`: 兴 against 北新村), a sign of a longer name the gazetteer does not know.
+    pub glued_unknown_chars: usize,
 }
 
 /// What a number's marker says it is.
@@ -223,9 +229,16 @@ fn repair(lex: &Lexicon, chars: &[char], toks: &mut Vec<Tok>) {
         let adjacent_name = |t: Option<&Tok>, at: usize| {
             t.filter(|t| matches!(t.kind, TokKind::Name(_)) && (t.end == at || t.start == at)).map(|t| (t.start, t.end))
         };
-        // Joined to the name before, then to the name after.
+        // Joined to the name before, then to the name after; a join that only finds the name
+        // itself again is junk written against it (`克拉玛依区石`), not a typo.
+        let same_name = |t: &Tok, hits: &mut Vec<FuzzyHit>| {
+            if let TokKind::Name(had) = &t.kind {
+                hits.retain(|h| !had.iter().any(|o| o.surface == h.surface));
+            }
+        };
         if let Some((s, _)) = adjacent_name(k.checked_sub(1).and_then(|p| toks.get(p)), start) {
             lex.fuzzy(&chars[s..end], &mut hits);
+            same_name(&toks[k - 1], &mut hits);
             if !hits.is_empty() {
                 toks[k - 1] = Tok { kind: TokKind::Name(hits.clone()), start: s, end };
                 toks.remove(k);
@@ -234,6 +247,7 @@ fn repair(lex: &Lexicon, chars: &[char], toks: &mut Vec<Tok>) {
         }
         if let Some((_, e)) = adjacent_name(toks.get(k + 1), end) {
             lex.fuzzy(&chars[start..e], &mut hits);
+            same_name(&toks[k + 1], &mut hits);
             if !hits.is_empty() {
                 toks[k] = Tok { kind: TokKind::Name(hits.clone()), start, end: e };
                 toks.remove(k + 1);
@@ -266,7 +280,8 @@ fn repair(lex: &Lexicon, chars: &[char], toks: &mut Vec<Tok>) {
                     hits.push(FuzzyHit { surface: s, distance: 0 });
                 }
             }
-            if !left.is_empty() || !hits.is_empty() {
+            // Both sides must be names: a name with junk before it is not two names.
+            if !left.is_empty() && !hits.is_empty() {
                 split = Some((cut, left, hits.clone()));
                 break;
             }
@@ -498,6 +513,8 @@ pub fn parse(lex: &Lexicon, text: &str) -> ParsedAddress {
                     let values = std::mem::take(&mut chain);
                     assign_chain(&mut p, ctx, &values, Marker::Bare);
                 }
+                let glued = (t.start > 0 && !norm.sep_before[t.start])
+                    || (t.end < chars.len() && !norm.sep_before[t.end]);
                 for (a, b) in split_unknown(&chars[t.start..t.end]) {
                     let written = &chars[t.start + a..t.start + b];
                     let part = Part { text: written.iter().collect(), matches: Vec::new() };
@@ -511,7 +528,12 @@ pub fn parse(lex: &Lexicon, text: &str) -> ParsedAddress {
                                 _ => {}
                             }
                         }
-                        _ => p.unknown.push(part),
+                        _ => {
+                            if glued && kind.is_none() {
+                                p.glued_unknown_chars += b - a;
+                            }
+                            p.unknown.push(part);
+                        }
                     }
                 }
             }
@@ -552,28 +574,51 @@ fn assign_name(
     if has_admin && place_follows {
         by_kind.retain(|(k, _)| k.is_admin());
     }
+    // One edit from both a road and a compound (阳光丽: 阳光街 or 阳光苑): if an exact name of
+    // one kind follows, this token is the other.
+    let has = |by_kind: &[(NameKind, NameMatch)], kind| by_kind.iter().any(|(k, _)| *k == kind);
+    if has(&by_kind, NameKind::Road) && has(&by_kind, NameKind::Compound) {
+        let exact_later = |kind| {
+            rest.iter().any(|t| match &t.kind {
+                TokKind::Name(h) => {
+                    h.iter().any(|h| h.distance == 0 && lex.targets(h.surface).iter().any(|t| t.kind == kind))
+                }
+                _ => false,
+            })
+        };
+        if exact_later(NameKind::Compound) {
+            by_kind.retain(|(k, _)| *k != NameKind::Compound);
+        } else if exact_later(NameKind::Road) {
+            by_kind.retain(|(k, _)| *k != NameKind::Road);
+        }
+    }
     by_kind.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.quality.total_cmp(&a.1.quality)).then(a.1.id.cmp(&b.1.id)));
     let text: String = written.iter().collect();
     let mut ctx = None;
+    if has(&by_kind, NameKind::Road) && has(&by_kind, NameKind::Compound) && p.road.is_none() && p.compound.is_none() {
+        p.road_or_compound = true;
+    }
     let mut i = 0;
     while i < by_kind.len() {
         let kind = by_kind[i].0;
         let n = by_kind[i..].iter().take_while(|(k, _)| *k == kind).count();
         let matches: Vec<NameMatch> = by_kind[i..i + n].iter().map(|&(_, m)| m).collect();
         i += n;
-        match kind {
-            NameKind::Road => ctx = Some(Context::Road),
-            NameKind::Compound => ctx = Some(Context::Compound),
-            _ => {}
-        }
         let part = Part { text: text.clone(), matches };
         match field(p, kind) {
-            Some(f) if f.is_none() => *f = Some(part),
+            Some(f) if f.is_none() => {
+                *f = Some(part);
+                // Still a road and a compound both (阳光丽3号): 号 reads as a door number.
+                match kind {
+                    NameKind::Road => ctx = Some(Context::Road),
+                    NameKind::Compound if ctx.is_none() => ctx = Some(Context::Compound),
+                    _ => {}
+                }
+            }
             Some(_) if matches!(kind, NameKind::Road | NameKind::Compound) => p.unknown.push(part),
             _ => {}
         }
     }
-    // A road and a compound both one edit away: the compound decides the numbers after it.
     ctx
 }
 

@@ -20,7 +20,7 @@
 //! | unit | 1, at the entrance | 0.75 (the building is right, the unit unknown) |
 //! | community, subdistrict | 1 | 0.85 / 0.9 (often out of date) |
 //! | province, city, district | 1 | 0.6 (another city's address) |
-//! | other text | 1 | 0.97 a character, at most down to 0.7 |
+//! | other text | 1 | 0.97 a character (0.9 written against a name), at most down to 0.7 |
 //!
 //! **Ambiguity**: when the best two candidates are different places (neither contains the other)
 //! and score within 0.15 of each other, every score is scaled by 0.6 (a tie) up to 1 (0.15 apart):
@@ -144,7 +144,13 @@ fn said(part: &Option<Part>, id: u32) -> Said {
 const MISMATCH: f32 = 0.6;
 
 /// The name factor of a candidate from what the address says of its road and its compound.
-fn names_factor(road: Said, compound: Said) -> f32 {
+fn names_factor(p: &ParsedAddress, road: Said, compound: Said) -> f32 {
+    let (road, compound) = match (road, compound) {
+        // One text read as a road or a compound: explaining either is enough.
+        (Said::Other, c @ Said::Match(_)) if p.road_or_compound => (Said::Nothing, c),
+        (r @ Said::Match(_), Said::Other) if p.road_or_compound => (r, Said::Nothing),
+        rc => rc,
+    };
     match (road, compound) {
         (Said::Match(a), Said::Match(b)) => {
             let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
@@ -179,6 +185,8 @@ fn base_factor(p: &ParsedAddress) -> f32 {
             None => junk *= 0.97f32.powi(chars.len() as i32),
         }
     }
+    // Unknown characters against a name may be the head of a name we do not know.
+    junk *= (0.9f32 / 0.97).powi(p.glued_unknown_chars as i32);
     f * junk.max(0.7)
 }
 
@@ -226,7 +234,7 @@ impl Ranker<'_> {
     fn building(&mut self, b: u32) {
         let (gaz, p) = (self.gaz, self.p);
         let e = gaz.buildings[b as usize];
-        let mut f = self.base * names_factor(said(&p.road, e.road), said(&p.compound, e.compound));
+        let mut f = self.base * names_factor(p, said(&p.road, e.road), said(&p.compound, e.compound));
         if p.door_number.is_some_and(|d| d != e.door) {
             f *= 0.7;
         }
@@ -277,7 +285,7 @@ impl Ranker<'_> {
         if let Some(b) = found {
             return self.building(b);
         }
-        let mut f = self.base * names_factor(said(&p.road, e.road), said(&p.compound, c));
+        let mut f = self.base * names_factor(p, said(&p.road, e.road), said(&p.compound, c));
         if p.door_number.is_some_and(|d| d != e.door) {
             f *= 0.7;
         }
@@ -337,7 +345,7 @@ impl Ranker<'_> {
                 doors.get(doors.len() / 2).copied()
             }
         };
-        if p.compound.is_some() {
+        if p.compound.is_some() && !p.road_or_compound {
             f *= MISMATCH;
         }
         let (lon, lat) = match near.map(|de| de.at) {
@@ -405,8 +413,13 @@ pub fn rank(gaz: &Gazetteer, data: &Dataset, p: &ParsedAddress, limit: usize) ->
         }
     }
     let mut out = r.out;
+    // Equal scores: the more precise place first (it explains the address as well, and says
+    // more), then a fixed order.
     out.sort_by(|a, b| {
-        b.score.total_cmp(&a.score).then_with(|| (a.building, a.compound, a.road).cmp(&(b.building, b.compound, b.road)))
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| (a.level as u8).cmp(&(b.level as u8)))
+            .then_with(|| (a.building, a.compound, a.road).cmp(&(b.building, b.compound, b.road)))
     });
     if let Some(top) = out.first() {
         if let Some(rival) = out[1..].iter().find(|c| !c.nested(top)) {

@@ -9,26 +9,26 @@
 //! y north). Everything in the returned dataset is EPSG:4326 (lon, lat), rounded to 7 decimals.
 //!
 //! # Construction, and why the regions tile exactly
-//! 1. **Lattice** ([`lattice`]): a brick (offset-row) lattice of city blocks about 150 m × 110 m,
+//! 1. **Lattice** (`lattice.rs`): a brick (offset-row) lattice of city blocks about 150 m × 110 m,
 //!    every vertex jittered once. Each block is topologically a hexagon and exactly three
 //!    blocks meet at every vertex. The lattice is masked by a blobby district outline.
-//! 2. **Blocks** ([`layout`]): each block becomes a walled compound, an open residential block,
+//! 2. **Blocks** (`layout.rs`): each block becomes a walled compound, an open residential block,
 //!    a school/clinic/office compound, a row of shops or an empty lot, until the household
 //!    target is met.
-//! 3. **Regions** ([`partition`]): blocks are split into subdistricts by seeded region growing
+//! 3. **Regions** (`partition.rs`): blocks are split into subdistricts by seeded region growing
 //!    over block adjacency, each subdistrict into communities, each community into 5-8 grids.
 //!    Every block belongs to exactly one grid, and regions are connected.
-//! 4. **Outlines** ([`boundary`]): a region's polygon is the chain of block edges it uses once.
+//! 4. **Outlines** (`boundary.rs`): a region's polygon is the chain of block edges it uses once.
 //!    Neighbouring regions use the *same* lattice edges with the *same* rounded vertices, so
 //!    grids tile communities, communities tile subdistricts and subdistricts tile the district
 //!    with no gap and no overlap, without any floating-point polygon union. Because three
 //!    blocks meet at every vertex, a region's boundary never touches itself at a point, so
 //!    every polygon is valid (exterior counter-clockwise, holes clockwise, RFC 7946).
-//! 5. **Features** ([`features`]): compounds are blocks shrunk to 85 % about their centroid (the
+//! 5. **Features** (`features.rs`): compounds are blocks shrunk to 85 % about their centroid (the
 //!    rest is road), so a compound never crosses a grid boundary; gates are vertices of their
 //!    compound's wall; buildings stand inside compounds or, for shops, inside their block.
-//!    Door numbers run along the named roads on the lattice lines ([`roads`]).
-//! 6. **People** ([`responders`], [`staff`]): responders per community and subdistrict; one
+//!    Door numbers run along the named roads on the lattice lines (`roads.rs`).
+//! 6. **People** (`responders.rs`, `staff.rs`): responders per community and subdistrict; one
 //!    grid leader per grid and about one staff member per 80 households.
 //!
 //! Region households and population are sums over the buildings of the region's blocks.

@@ -56,6 +56,9 @@ pub struct Snapshot {
     /// Local metric projection centred on the data.
     pub projection: LocalProjection,
     grids: GridLocator,
+    /// For each grid, the positions of its community and subdistrict (precomputed so that
+    /// `locate` allocates nothing).
+    grid_parents: Vec<(Option<usize>, Option<usize>)>,
     region_index: HashMap<Code, (Level, usize)>,
     children: HashMap<Code, Vec<Code>>,
     staff_by_grid: HashMap<Code, Vec<usize>>,
@@ -152,6 +155,12 @@ impl Snapshot {
                 }
             }
         }
+        let position = |code: Option<Code>| code.and_then(|c| region_index.get(&c).map(|&(_, i)| i));
+        let grid_parents = data
+            .grids
+            .iter()
+            .map(|g| (position(g.code.parent()), position(g.code.ancestor(Level::Subdistrict))))
+            .collect();
         let mut staff_by_grid: HashMap<Code, Vec<usize>> = HashMap::new();
         for (i, s) in data.staff.iter().enumerate() {
             for g in &s.grids {
@@ -188,6 +197,7 @@ impl Snapshot {
             responders: point_entries(data.responders.iter(), |a| a.location),
             projection,
             grids,
+            grid_parents,
             region_index,
             children,
             staff_by_grid,
@@ -214,14 +224,8 @@ impl Snapshot {
     #[inline]
     pub fn locate(&self, lon: f64, lat: f64) -> Option<Located> {
         let g = self.grids.locate(lon, lat)? as usize;
-        let code = &self.data.grids[g].code;
-        let community = code.parent().and_then(|c| self.region_position(&c));
-        let subdistrict = code.ancestor(Level::Subdistrict).and_then(|c| self.region_position(&c));
+        let (community, subdistrict) = self.grid_parents[g];
         Some(Located { grid: g, community, subdistrict })
-    }
-
-    fn region_position(&self, code: &Code) -> Option<usize> {
-        self.region_index.get(code).map(|&(_, i)| i)
     }
 
     /// A region of any level by code.

@@ -13,4 +13,4 @@ pub use code::{Code, CodeError, CodeScheme, Level};
 pub use crs::{InputCrs, LocalProjection};
 pub use layers::*;
 pub use schedule::{Schedule, TimeOfDay};
-pub use validate::{validate, Problem};
+pub use validate::{validate, validate_except, Problem, Unread};

@@ -105,7 +105,7 @@ pub(crate) fn segment_may_hit(a: P, b: P, bb: &[f64; 4]) -> bool {
     let corners = [[bb[0], bb[1]], [bb[2], bb[1]], [bb[2], bb[3]], [bb[0], bb[3]]];
     let d = [b[0] - a[0], b[1] - a[1]];
     let side = |c: &P| d[0] * (c[1] - a[1]) - d[1] * (c[0] - a[0]);
-    let s: Vec<f64> = corners.iter().map(side).collect();
+    let s = corners.map(|c| side(&c));
     // A small tolerance keeps this a conservative filter.
     let tol = 1e-9 * (d[0].abs() + d[1].abs()) * (bb[2] - bb[0] + bb[3] - bb[1] + 1.0);
     !(s.iter().all(|&v| v > tol) || s.iter().all(|&v| v < -tol))

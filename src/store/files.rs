@@ -143,7 +143,7 @@ pub fn write_dir(dir: &Path, data: &Dataset) -> Result<(), StoreError> {
                         let write = || -> std::io::Result<()> {
                             let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
                             file.write(data, &mut w)?;
-                            w.into_inner().map_err(|e| e.into_error())?.sync_all()
+                            w.flush()
                         };
                         write().map_err(|e| file_error(&path, e))?;
                     }

@@ -27,7 +27,7 @@ use super::files::{layer_file, DISTRICT_FILE, STAFF_FILE};
 use super::gpkg::GpkgStore;
 use super::{files, Store, StoreError};
 use crate::model::geojson::Feature;
-use crate::model::{validate, Dataset, DistrictInfo, LayerKind, Level, Problem, Staff};
+use crate::model::{validate_except, Code, Dataset, DistrictInfo, LayerKind, Level, Problem, Staff, Unread};
 
 /// What one import or export can replace: a layer of features, or the staff list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub enum TransferError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The data has problems; all of them, each naming its layer and feature.
-    #[error("{} problem(s) found; nothing was written:\n{}", .0.len(), list(.0))]
+    #[error("{} problem(s):\n{}", .0.len(), list(.0))]
     Problems(Vec<Problem>),
     /// The command cannot be carried out as asked (and says what to do instead).
     #[error("{0}")]
@@ -183,12 +183,14 @@ pub async fn import(
         Err(StoreError::Empty(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let (data, layers, mut problems) = read_source(path, layer, current).await?;
+    let mut read = Reading::default();
+    let (data, layers) = read_source(path, layer, current, &mut read).await?;
     progress(Stage::Checking(feature_count(&data)));
-    let checked = data.clone();
-    let found = tokio::task::spawn_blocking(move || validate(&checked))
+    let (checked, unread) = (data.clone(), read.unread);
+    let found = tokio::task::spawn_blocking(move || validate_except(&checked, &unread))
         .await
         .map_err(|e| TransferError::Usage(format!("the validation task failed: {e}")))?;
+    let mut problems = read.problems;
     problems.extend(found);
     if !problems.is_empty() {
         return Err(TransferError::Problems(problems));
@@ -277,14 +279,22 @@ fn source_of(path: &Path) -> Result<Source, TransferError> {
     Ok(if is_sqlite || Format::from_path(path) == Format::Gpkg { Source::Gpkg } else { Source::File })
 }
 
-/// Reads `path` and merges it into `current`: the dataset to write, the layers it replaced,
-/// and the problems met while reading (the dataset then lacks the features they concern).
+/// What reading met besides the features it could read.
+#[derive(Default)]
+struct Reading {
+    problems: Vec<Problem>,
+    /// The features behind those problems, left out of the dataset.
+    unread: Unread,
+}
+
+/// Reads `path` and merges it into `current`: the dataset to write and the layers it
+/// replaced. Unreadable features are left out of the dataset and reported in `read`.
 async fn read_source(
     path: &Path,
     layer: Option<Layer>,
     current: Option<Dataset>,
-) -> Result<(Dataset, Vec<Layer>, Vec<Problem>), TransferError> {
-    let mut problems = Vec::new();
+    read: &mut Reading,
+) -> Result<(Dataset, Vec<Layer>), TransferError> {
     let source = source_of(path)?;
     let layer = match (&source, layer) {
         (Source::File, None) => Some(Layer::from_file_name(path).ok_or_else(|| unknown_layer(path))?),
@@ -292,7 +302,7 @@ async fn read_source(
     };
     let data = match layer {
         None => match source {
-            Source::Dir => read_whole_dir(path, &mut problems)?,
+            Source::Dir => read_whole_dir(path, read)?,
             Source::Gpkg => read_gpkg(path).await?,
             Source::File => return Err(unknown_layer(path)),
         },
@@ -307,8 +317,8 @@ async fn read_source(
                 ))
             })?;
             match source {
-                Source::Dir => read_layer(&mut base, layer, &read_text(&path.join(layer.file_name()))?, &mut problems),
-                Source::File => read_layer(&mut base, layer, &read_text(path)?, &mut problems),
+                Source::Dir => read_layer(&mut base, layer, &read_text(&path.join(layer.file_name()))?, read),
+                Source::File => read_layer(&mut base, layer, &read_text(path)?, read),
                 Source::Gpkg => layer.copy(&read_gpkg(path).await?, &mut base),
             }
             base
@@ -318,7 +328,7 @@ async fn read_source(
         Some(l) => vec![l],
         None => Layer::all().collect(),
     };
-    Ok((data, layers, problems))
+    Ok((data, layers))
 }
 
 fn unknown_layer(path: &Path) -> TransferError {
@@ -335,7 +345,7 @@ fn read_text(path: &Path) -> Result<String, StoreError> {
 }
 
 /// Reads a whole directory: district.json must be readable; every other problem is collected.
-fn read_whole_dir(dir: &Path, problems: &mut Vec<Problem>) -> Result<Dataset, TransferError> {
+fn read_whole_dir(dir: &Path, read: &mut Reading) -> Result<Dataset, TransferError> {
     let district_path = dir.join(DISTRICT_FILE);
     let district: DistrictInfo = serde_json::from_str(&read_text(&district_path)?).map_err(|e| StoreError::File {
         path: district_path.display().to_string(),
@@ -351,7 +361,7 @@ fn read_whole_dir(dir: &Path, problems: &mut Vec<Problem>) -> Result<Dataset, Tr
     let mut data = Dataset::empty(district);
     for layer in Layer::all() {
         let text = read_text(&dir.join(layer.file_name()))?;
-        read_layer(&mut data, layer, &text, problems);
+        read_layer(&mut data, layer, &text, read);
     }
     Ok(data)
 }
@@ -379,8 +389,9 @@ async fn read_gpkg(path: &Path) -> Result<Dataset, TransferError> {
 }
 
 /// Replaces `layer` of `data` with the features (or staff) in `text`. Features that cannot be
-/// read are left out and reported in `problems`, each with its label.
-fn read_layer(data: &mut Dataset, layer: Layer, text: &str, problems: &mut Vec<Problem>) {
+/// read are left out and reported in `read`, each with its label.
+fn read_layer(data: &mut Dataset, layer: Layer, text: &str, read: &mut Reading) {
+    let problems = &mut read.problems;
     let name = layer.name();
     let file_problem = |message: String| Problem::new(name, "the file", message);
     let value: Value = match serde_json::from_str(text) {
@@ -414,19 +425,41 @@ fn read_layer(data: &mut Dataset, layer: Layer, text: &str, problems: &mut Vec<P
             for (i, v) in features.iter().enumerate() {
                 match Feature::from_json(v) {
                     Ok(f) => good.push(f),
-                    Err(e) => problems.push(Problem::new(name, raw_label(v, i), e.to_string())),
+                    Err(e) => {
+                        problems.push(Problem::new(name, raw_label(v, i), e.to_string()));
+                        let properties = v.get("properties").and_then(Value::as_object);
+                        note_unread(&mut read.unread, kind, v.get("id"), properties);
+                    }
                 }
             }
             if let Err(errors) = data.set_features(kind, &good) {
                 problems.extend(errors.into_iter().map(|(label, message)| Problem::new(name, label, message)));
                 // Keep the readable ones, so that the whole-dataset checks still see them.
                 let mut scratch = Dataset::empty(data.district.clone());
-                good.retain(|f| scratch.set_features(kind, std::slice::from_ref(f)).is_ok());
+                good.retain(|f| {
+                    let readable = scratch.set_features(kind, std::slice::from_ref(f)).is_ok();
+                    if !readable {
+                        note_unread(&mut read.unread, kind, f.id.as_ref(), Some(&f.properties));
+                    }
+                    readable
+                });
                 if data.set_features(kind, &good).is_err() {
                     tracing::warn!(layer = name, "features readable one by one failed together");
                 }
             }
         }
+    }
+}
+
+/// Records the code or id of an unreadable feature (when it has a readable one).
+fn note_unread(unread: &mut Unread, kind: LayerKind, id: Option<&Value>, properties: Option<&serde_json::Map<String, Value>>) {
+    let key = |name: &str| properties.and_then(|p| p.get(name)).or(id);
+    if kind.region_level().is_some() {
+        if let Some(code) = key("code").and_then(Value::as_str).and_then(|c| Code::parse(c).ok()) {
+            unread.codes.insert(code);
+        }
+    } else if let Some(id) = key("id").and_then(Value::as_u64).and_then(|i| u32::try_from(i).ok()) {
+        unread.ids.entry(kind).or_default().insert(id);
     }
 }
 
@@ -460,15 +493,18 @@ mod tests {
         let mut data = generate(&GenParams { seed: 9, grids: Some(6) }, &|_, _, _| {});
         let features: Vec<Value> = data.features(LayerKind::Entrances).iter().map(Feature::to_json).collect();
         let mut broken = features.clone();
-        // An unclosed point? No: a point with one coordinate, and one without a unit.
+        // A point with one coordinate, and an entrance without a unit.
         broken[0]["geometry"]["coordinates"] = serde_json::json!([84.8]);
         broken[2]["properties"].as_object_mut().map(|p| p.remove("unit"));
         let text = serde_json::json!({"type": "FeatureCollection", "features": broken}).to_string();
-        let mut problems = Vec::new();
-        read_layer(&mut data, Layer::Features(LayerKind::Entrances), &text, &mut problems);
+        let mut read = Reading::default();
+        read_layer(&mut data, Layer::Features(LayerKind::Entrances), &text, &mut read);
+        let problems = &read.problems;
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].feature.starts_with("feature ") && problems[0].message.contains("[lon, lat]"));
         assert!(problems[1].message.contains("unit"), "{}", problems[1]);
         assert_eq!(data.entrances.len(), features.len() - 2, "the readable features are kept");
+        let unread = read.unread.ids.get(&LayerKind::Entrances).map(|ids| ids.len());
+        assert_eq!(unread, Some(2), "both are known to exist, so nothing else reports them as missing");
     }
 }

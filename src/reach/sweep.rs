@@ -1,0 +1,343 @@
+//! Visibility from a point: which candidate points a straight leg in the same room can reach.
+//!
+//! Inside a compound a room holds a few dozen candidates and each is tested exactly. The outside
+//! room is the whole city, so [`sweep_outside`] walks the spatial hash in square rings around
+//! the origin, nearest first, and casts **shadows**: every obstacle met records the angular
+//! sector it hides beyond its farthest corner. Candidates in a shadow are rejected without a
+//! test, cells wholly in shadow are skipped, and the sweep stops once every direction is in
+//! shadow. Shadows are cast only by convex pieces of obstacles (the polygon itself, or the
+//! triangles of a non-convex one), shrunk by a nanoradian on each side, so a point in a shadow is
+//! certainly hidden; every other candidate gets the exact test. The sweep is therefore exact,
+//! shadows only save work, and its cost follows the area actually visible, not the radius.
+
+use std::f64::consts::{PI, TAU};
+
+use super::geom::{angle, dist, locate, orient, Loc, P};
+use super::hash::IntSet;
+use super::world::{World, OUTSIDE};
+
+/// Angular margin kept clear at the edges of a shadow, radians.
+const EPS_RAD: f64 = 1e-9;
+
+/// A sector `(a0, a1)` (radians, `0 <= a0 < a1 <= 2π`) hidden beyond distance `d`.
+#[derive(Debug, Clone, Copy)]
+struct Shadow {
+    a0: f64,
+    a1: f64,
+    d: f64,
+}
+
+/// Exact visibility from `o` within one room, with the shadows learnt so far.
+pub(crate) struct Visibility<'w> {
+    w: &'w World,
+    pub o: P,
+    pub room: u32,
+    /// Merged sectors of the shadows no farther than `active_d`.
+    union: Vec<(f64, f64)>,
+    active_d: f64,
+    /// Shadows farther than `active_d`.
+    pending: Vec<Shadow>,
+    cast: IntSet<u32>,
+}
+
+impl<'w> Visibility<'w> {
+    pub fn new(w: &'w World, o: P, room: u32) -> Self {
+        Visibility { w, o, room, union: Vec::new(), active_d: 0.0, pending: Vec::new(), cast: IntSet::default() }
+    }
+
+    /// Whether the straight leg from the origin to `q` stays in the room and clear of
+    /// obstacles. `q` must lie in the room (or on its boundary).
+    pub fn sees(&mut self, q: P) -> bool {
+        if self.room != OUTSIDE {
+            return self.w.clear(self.room, self.o, q).is_ok();
+        }
+        let d = dist(self.o, q);
+        if d == 0.0 {
+            return true;
+        }
+        if self.active_d < d && in_union(&self.union, angle(self.o, q)) {
+            return false;
+        }
+        match self.w.clear(OUTSIDE, self.o, q) {
+            Ok(()) => true,
+            Err(poly) => {
+                self.cast_shadow(poly);
+                false
+            }
+        }
+    }
+
+    /// Records the shadow of polygon `poly` (once).
+    pub fn cast_shadow(&mut self, poly: u32) {
+        if !self.cast.insert(poly) {
+            return;
+        }
+        let w = self.w;
+        let p = &w.polys[poly as usize];
+        if p.pieces.is_empty() {
+            self.cast_piece(&p.ring);
+        } else {
+            for t in p.pieces.iter() {
+                self.cast_piece(t);
+            }
+        }
+    }
+
+    /// Records the shadow of a convex polygon.
+    fn cast_piece(&mut self, pts: &[P]) {
+        let o = self.o;
+        let d = match locate(pts, o) {
+            Loc::Inside => return,
+            // Standing on it: every direction into it is blocked at once.
+            Loc::Boundary => 0.0,
+            Loc::Outside => pts.iter().map(|&v| dist(o, v)).fold(0.0, f64::max),
+        };
+        let n = pts.len() as f64;
+        let c = pts.iter().fold([0.0, 0.0], |s, v| [s[0] + v[0] / n, s[1] + v[1] / n]);
+        let r = [c[0] - o[0], c[1] - o[1]];
+        if r == [0.0, 0.0] {
+            return;
+        }
+        let base = r[1].atan2(r[0]);
+        let (mut lo, mut hi) = (0.0f64, 0.0f64);
+        for v in pts {
+            let w = [v[0] - o[0], v[1] - o[1]];
+            if w == [0.0, 0.0] {
+                continue;
+            }
+            let rel = (r[0] * w[1] - r[1] * w[0]).atan2(r[0] * w[0] + r[1] * w[1]);
+            lo = lo.min(rel);
+            hi = hi.max(rel);
+        }
+        let (a0, a1) = (base + lo + EPS_RAD, base + hi - EPS_RAD);
+        if a1 <= a0 {
+            return;
+        }
+        for (s, e) in shadow_arcs(a0, a1) {
+            let sh = Shadow { a0: s, a1: e, d };
+            if d <= self.active_d {
+                merge_into(&mut self.union, sh.a0, sh.a1);
+            } else {
+                self.pending.push(sh);
+            }
+        }
+    }
+
+    /// Makes the shadows no farther than `d` active.
+    fn activate(&mut self, d: f64) {
+        self.active_d = d;
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].d <= d {
+                let s = self.pending.swap_remove(i);
+                merge_into(&mut self.union, s.a0, s.a1);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Inserts the open sector `(a0, a1)` into sorted, merged sectors.
+fn merge_into(union: &mut Vec<(f64, f64)>, a0: f64, a1: f64) {
+    let i = union.partition_point(|u| u.1 <= a0);
+    let mut j = i;
+    let (mut s, mut e) = (a0, a1);
+    // Open sectors that merely touch stay apart: the touching direction is visible.
+    while j < union.len() && union[j].0 < e && s < union[j].1 {
+        s = s.min(union[j].0);
+        e = e.max(union[j].1);
+        j += 1;
+    }
+    union.splice(i..j, [(s, e)]);
+}
+
+/// Whether direction `a` lies strictly inside one of the merged sectors.
+fn in_union(union: &[(f64, f64)], a: f64) -> bool {
+    let i = union.partition_point(|u| u.1 <= a);
+    union.get(i).is_some_and(|u| u.0 < a && a < u.1)
+}
+
+/// The arc from `a0` to `a1` (`a1 - a0 <= 2π`) as one or two sectors within `[0, 2π]`.
+fn normalise_arc(a0: f64, a1: f64) -> Vec<(f64, f64)> {
+    if a1 - a0 >= TAU {
+        return vec![(0.0, TAU)];
+    }
+    let s = a0.rem_euclid(TAU);
+    let e = s + (a1 - a0);
+    if e <= TAU {
+        vec![(s, e)]
+    } else {
+        vec![(s, TAU), (0.0, e - TAU)]
+    }
+}
+
+/// Like [`normalise_arc`] for an open shadow sector, except that where a sector is cut at
+/// direction 0 its pieces reach past the cut, so that the cut itself counts as covered.
+fn shadow_arcs(a0: f64, a1: f64) -> Vec<(f64, f64)> {
+    if a1 - a0 >= TAU {
+        return vec![(-1.0, TAU + 1.0)];
+    }
+    let mut v = normalise_arc(a0, a1);
+    if v.len() == 2 {
+        v[0].1 = TAU + 1.0;
+        v[1].0 = -1.0;
+    }
+    v
+}
+
+/// Whether the merged sectors cover the closed arc `[a0, a1]`.
+fn covers(union: &[(f64, f64)], a0: f64, a1: f64) -> bool {
+    normalise_arc(a0, a1).into_iter().all(|(s, e)| union.iter().any(|&(u0, u1)| u0 < s && e < u1))
+}
+
+/// The half-plane beyond a bend: points `q` with `orient(from, apex, q) * side >= 0`. A shortest
+/// path that bends at a corner turns towards the obstacle, so the points whose last bend is
+/// that corner lie on the obstacle's side of the line the path arrived on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cone {
+    pub from: P,
+    pub apex: P,
+    pub side: f64,
+}
+
+impl Cone {
+    /// Whether `q` lies in the cone (generously: within a millimetre-scale tolerance).
+    #[inline]
+    pub fn admits(&self, q: P) -> bool {
+        let o = orient(self.from, self.apex, q) * self.side;
+        o >= -1e-9 * (dist(self.from, self.apex) * dist(self.apex, q) + 1.0)
+    }
+
+    fn admits_rect(&self, r: &[f64; 4]) -> bool {
+        [[r[0], r[1]], [r[2], r[1]], [r[2], r[3]], [r[0], r[3]]].iter().any(|&c| self.admits(c))
+    }
+
+    /// The directions of the half-plane, as an arc.
+    fn arc(&self) -> (f64, f64) {
+        let f = angle(self.from, self.apex);
+        if self.side > 0.0 {
+            (f, f + PI)
+        } else {
+            (f - PI, f)
+        }
+    }
+}
+
+fn rect_distance(o: P, r: &[f64; 4]) -> f64 {
+    let dx = (r[0] - o[0]).max(o[0] - r[2]).max(0.0);
+    let dy = (r[1] - o[1]).max(o[1] - r[3]).max(0.0);
+    dx.hypot(dy)
+}
+
+/// The arc a rectangle spans seen from `o` (outside it).
+fn rect_arc(o: P, r: &[f64; 4]) -> (f64, f64) {
+    let c = [(r[0] + r[2]) * 0.5 - o[0], (r[1] + r[3]) * 0.5 - o[1]];
+    let base = c[1].atan2(c[0]);
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for q in [[r[0], r[1]], [r[2], r[1]], [r[2], r[3]], [r[0], r[3]]] {
+        let w = [q[0] - o[0], q[1] - o[1]];
+        let rel = (c[0] * w[1] - c[1] * w[0]).atan2(c[0] * w[0] + c[1] * w[1]);
+        lo = lo.min(rel);
+        hi = hi.max(rel);
+    }
+    (base + lo, base + hi)
+}
+
+/// Sweeps the outside room from `o` out to `radius` metres: calls `visit(vis, cell)` for every
+/// cell of the spatial hash that may hold points visible from `o` (in `cone`, if given), nearest
+/// rings first. `visit` tests its candidates with `vis.sees`, which also teaches the sweep the
+/// shadows it uses to skip cells and to stop.
+pub(crate) fn sweep_outside(
+    w: &World,
+    o: P,
+    radius: f64,
+    cone: Option<Cone>,
+    mut visit: impl FnMut(&mut Visibility, usize),
+) {
+    let g = w.grid;
+    let mut vis = Visibility::new(w, o, OUTSIDE);
+    let (ox, oy) = g.cell_of(o);
+    let full = cone.map_or((0.0, TAU), |c| c.arc());
+    // How far rings can go before they leave the grid for good.
+    let reach = (ox.max(g.nx - 1 - ox)).max(oy.max(g.ny - 1 - oy)).max(0);
+    let mut k: i64 = 0;
+    loop {
+        let inner = (k - 1).max(0) as f64 * g.cell;
+        if inner > radius || k > reach + 1 {
+            break;
+        }
+        if k >= 2 {
+            vis.activate(inner);
+            if !vis.union.is_empty() && covers(&vis.union, full.0, full.1) {
+                break;
+            }
+        }
+        let mut cell = |cx: i64, cy: i64, vis: &mut Visibility| {
+            let Some(idx) = g.index(cx, cy) else { return };
+            let r = g.rect(cx, cy);
+            let dmin = rect_distance(o, &r);
+            if dmin > radius {
+                return;
+            }
+            if let Some(c) = &cone {
+                if !c.admits_rect(&r) {
+                    return;
+                }
+            }
+            if k >= 2 && !vis.union.is_empty() {
+                let (a0, a1) = rect_arc(o, &r);
+                if covers(&vis.union, a0, a1) {
+                    return;
+                }
+            }
+            // Every obstacle here casts its shadow, seen or not: shadows are what let the
+            // sweep skip hidden cells and stop.
+            for &poly in w.cell_polys.get(idx) {
+                vis.cast_shadow(poly);
+            }
+            visit(vis, idx);
+        };
+        if k == 0 {
+            cell(ox, oy, &mut vis);
+        } else {
+            let (x0, x1) = ((ox - k).max(0), (ox + k).min(g.nx - 1));
+            for cy in [oy - k, oy + k] {
+                if cy >= 0 && cy < g.ny {
+                    for cx in x0..=x1 {
+                        cell(cx, cy, &mut vis);
+                    }
+                }
+            }
+            let (y0, y1) = ((oy - k + 1).max(0), (oy + k - 1).min(g.ny - 1));
+            for cx in [ox - k, ox + k] {
+                if cx >= 0 && cx < g.nx {
+                    for cy in y0..=y1 {
+                        cell(cx, cy, &mut vis);
+                    }
+                }
+            }
+        }
+        k += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arcs_wrap_and_cover() {
+        assert_eq!(normalise_arc(-0.5, 0.5).len(), 2);
+        let u = vec![(0.0, 1.0), (TAU - 1.0, TAU)];
+        // Open sectors merely touching at 0 leave direction 0 visible...
+        assert!(!covers(&u, -0.2, 0.2));
+        assert!(covers(&u, 0.1, 0.2));
+        // ...but one shadow cut at 0 covers it.
+        assert!(covers(&shadow_arcs(-1.0, 1.0), -0.2, 0.2));
+        let c = Cone { from: [0.0, 0.0], apex: [1.0, 0.0], side: 1.0 };
+        assert!(c.admits([2.0, 1.0]) && !c.admits([2.0, -1.0]));
+        let (a0, a1) = c.arc();
+        assert!(a0.abs() < 1e-12 && (a1 - PI).abs() < 1e-12);
+    }
+}
