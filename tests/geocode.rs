@@ -291,7 +291,11 @@ fn evaluation_set(data: &Dataset) -> Vec<Case> {
         let q = match rng.random_range(0..3) {
             0 => format!("{fake}{door}号"),
             1 => format!("{district}{fake}{door}号"),
-            _ => format!("{district}{fake}{door}号{}{}栋", compounds.choose(&mut rng).unwrap().name, rng.random_range(1..5)),
+            _ => format!(
+                "{district}{fake}{door}号{}{}栋",
+                compounds.choose(&mut rng).unwrap().name,
+                rng.random_range(1..5)
+            ),
         };
         // The last form names a real compound on another road: it must not be confident
         // either, since the road contradicts it.
@@ -303,7 +307,11 @@ fn evaluation_set(data: &Dataset) -> Vec<Case> {
         };
         push(Variant::FakeCompound, q, Expect::Nothing);
         let (road, last) = *roads.choose(&mut rng).unwrap();
-        push(Variant::DoorOutOfRange, format!("{district}{road}{}号", last + rng.random_range(100..1000)), Expect::Nothing);
+        push(
+            Variant::DoorOutOfRange,
+            format!("{district}{road}{}号", last + rng.random_range(100..1000)),
+            Expect::Nothing,
+        );
         let c = compounds.choose(&mut rng).unwrap();
         let most = data.buildings.iter().filter(|b| b.compound_id == Some(c.id)).count() as u32;
         push(Variant::BuildingOutOfRange, format!("{}{}栋", c.name, most + rng.random_range(10..60)), Expect::Nothing);
@@ -433,4 +441,277 @@ fn accuracy_on_an_evaluation_set_drawn_from_the_data() {
         pct(unknown_confident, unknown_n) < 1.0,
         "addresses that do not exist must almost never match with a score ≥ {CONFIDENT_SCORE}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The routes, in-process
+
+struct App {
+    router: Router,
+    snap: Arc<Snapshot>,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay).await.unwrap();
+    let data = gridmap::store::Store::load(&store).await.unwrap();
+    let live = Live::new(Snapshot::build(data, 1).unwrap());
+    let snap = live.load();
+    App { router: router(AppState::new(live, Arc::new(store), ApiConfig::default())), snap, _dir: dir }
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        assert_eq!(self.status, 200, "body: {}", String::from_utf8_lossy(&self.body));
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Asserts an RFC 9457 problem with this status; returns its detail.
+    fn problem(&self, status: u16) -> String {
+        assert_eq!(self.status.as_u16(), status, "body: {}", String::from_utf8_lossy(&self.body));
+        assert_eq!(self.content_type, "application/problem+json");
+        let v: Value = serde_json::from_slice(&self.body).unwrap();
+        assert_eq!(v["status"], status);
+        let detail = v["detail"].as_str().unwrap().to_string();
+        assert!(detail.len() > 10, "a person needs a real message, got {detail:?}");
+        detail
+    }
+}
+
+async fn send(app: &App, req: Request<Body>) -> Reply {
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let content_type =
+        resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Reply { status, content_type, body }
+}
+
+/// Percent-encodes a query value (the test client sends raw URIs).
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn get(app: &App, uri: &str) -> Reply {
+    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn post(app: &App, uri: &str, content_type: &str, body: impl Into<Body>) -> Reply {
+    send(app, Request::post(uri).header(header::CONTENT_TYPE, content_type).body(body.into()).unwrap()).await
+}
+
+/// A building in a compound with at least two units, and its entrance of unit 2.
+fn building_with_units(snap: &Snapshot) -> (usize, usize) {
+    let b = snap.data.buildings.iter().position(|b| b.compound_id.is_some() && b.units >= 2).unwrap();
+    let id = snap.data.buildings[b].id;
+    let e = snap.data.entrances.iter().position(|e| e.building_id == id && e.unit == 2).unwrap();
+    (b, e)
+}
+
+/// The grid whose polygon holds most of the building: the one a correct answer names.
+fn grid_of_building(snap: &Snapshot, b: usize) -> String {
+    use geo::Centroid;
+    let p = snap.data.buildings[b].geometry.centroid().unwrap();
+    snap.data.grids[snap.locate(p.x(), p.y()).unwrap().grid].code.to_string()
+}
+
+#[tokio::test]
+async fn geocode_a_unit_gives_its_entrance_and_the_grid_of_the_building() {
+    let app = app().await;
+    let (b, e) = building_with_units(&app.snap);
+    let building = &app.snap.data.buildings[b];
+    let entrance = &app.snap.data.entrances[e];
+    let a = &building.address;
+    let q = format!(
+        "{}{}号{}{}号楼2单元501",
+        a.road,
+        a.door_number,
+        a.compound.as_ref().unwrap(),
+        a.building_number.unwrap()
+    );
+    let v = get(&app, &format!("/api/geocode?q={}", enc(&q))).await.json();
+    let top = &v["candidates"][0];
+    assert_eq!(top["level"], "entrance");
+    assert_eq!(top["building_id"], building.id);
+    assert_eq!(top["entrance_id"], entrance.id);
+    assert_eq!(top["address"], format!("{}2单元", building.address_text));
+    assert!((top["lon"].as_f64().unwrap() - entrance.location.x()).abs() < 1e-6, "the point is the entrance");
+    assert!((top["lat"].as_f64().unwrap() - entrance.location.y()).abs() < 1e-6);
+    assert_eq!(top["grid"], grid_of_building(&app.snap, b));
+    assert!(top["score"].as_f64().unwrap() >= f64::from(CONFIDENT_SCORE));
+    assert_eq!(v["parsed"]["unit"], 2);
+    assert_eq!(v["parsed"]["room"], 501);
+    assert_eq!(v["parsed"]["road"], a.road.as_str());
+}
+
+#[tokio::test]
+async fn geocode_ranks_and_limits_candidates() {
+    let app = app().await;
+    // A road alone: one road-level candidate.
+    let road = &app.snap.data.buildings[0].address.road;
+    let v = get(&app, &format!("/api/geocode?q={}", enc(road))).await.json();
+    assert_eq!(v["candidates"][0]["level"], "road");
+    // A compound alone, with a typo: the compound, not confident about a building.
+    let c = app.snap.data.compounds.iter().find(|c| c.name.chars().count() >= 5).unwrap();
+    let v = get(&app, &format!("/api/geocode?q={}&limit=3", enc(&c.name))).await.json();
+    let cands = v["candidates"].as_array().unwrap();
+    assert!(!cands.is_empty() && cands.len() <= 3);
+    assert!(cands[0]["address"].as_str().unwrap().contains(&c.name), "{cands:?}");
+    let scores: Vec<f64> = cands.iter().map(|c| c["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "ranked best first: {scores:?}");
+    // Nothing known: no candidates, not an error.
+    let v = get(&app, &format!("/api/geocode?q={}", enc("火星基地路1号"))).await.json();
+    assert!(v["candidates"].as_array().unwrap().iter().all(|c| c["score"].as_f64().unwrap() < 0.8), "{v}");
+}
+
+#[tokio::test]
+async fn geocode_rejects_bad_input_with_problems() {
+    let app = app().await;
+    assert!(get(&app, "/api/geocode").await.problem(400).contains("`q`"));
+    assert!(get(&app, "/api/geocode?q=").await.problem(400).contains("empty"));
+    assert!(get(&app, "/api/geocode?q=%20%20").await.problem(400).contains("empty"));
+    let long = "路".repeat(201);
+    assert!(get(&app, &format!("/api/geocode?q={}", enc(&long))).await.problem(400).contains("200"));
+    let ok = "路".repeat(200);
+    assert_eq!(get(&app, &format!("/api/geocode?q={}", enc(&ok))).await.status, 200, "200 characters are allowed");
+    get(&app, "/api/geocode?q=a&limit=0").await.problem(400);
+    get(&app, "/api/geocode?q=a&limit=21").await.problem(400);
+    get(&app, "/api/geocode?q=a&limit=x").await.problem(400);
+    assert!(get(&app, "/api/geocode?address=a").await.problem(400).contains("address"));
+}
+
+#[tokio::test]
+async fn geocode_batch_json_answers_in_order_with_errors_in_their_slots() {
+    let app = app().await;
+    let b = &app.snap.data.buildings[5];
+    let body =
+        json!({"addresses": [b.address_text, 42, "", "火星基地路1号", "路".repeat(201), full_width(&b.address_text)]});
+    let r = post(&app, "/api/geocode", "application/json", body.to_string()).await;
+    let results = r.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 6);
+    assert_eq!(results[0]["building_id"], b.id);
+    assert_eq!(results[0]["level"], "building");
+    assert!(results[0]["grid"].is_string());
+    assert!(results[1]["error"].as_str().unwrap().contains("number"));
+    assert!(results[2]["error"].as_str().unwrap().contains("empty"));
+    assert!(results[3].get("error").is_none(), "an unknown address is not an error");
+    assert!(results[3]["score"].is_null() || results[3]["score"].as_f64().unwrap() < 0.8);
+    assert!(results[4]["error"].as_str().unwrap().contains("200"));
+    assert!(results[4]["building_id"].is_null());
+    assert_eq!(results[5]["building_id"], b.id);
+}
+
+#[tokio::test]
+async fn geocode_batch_csv_in_csv_out() {
+    let app = app().await;
+    let (b1, b2) = (&app.snap.data.buildings[1], &app.snap.data.buildings[2]);
+    let body = format!("address\n{}\n\n\"{}\"\n不存在\n", b1.address_text, b2.address_text);
+    let r = post(&app, "/api/geocode", "text/csv", body).await;
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("text/csv"));
+    let text = String::from_utf8(r.body).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "query,address,lon,lat,score,level,grid,building_id,entrance_id,error");
+    assert_eq!(lines.len(), 4, "header, then one line per non-blank address: {text}");
+    assert!(lines[1].starts_with(&format!("{},{},", b1.address_text, b1.address_text)), "{}", lines[1]);
+    assert!(lines[1].contains(",building,") && lines[1].contains(&format!(",{},", b1.id)));
+    assert!(lines[2].contains(&format!(",{},", b2.id)));
+    assert!(lines[3].starts_with("不存在,"));
+}
+
+#[tokio::test]
+async fn geocode_batch_limits_and_bad_bodies() {
+    let app = app().await;
+    let many = json!({"addresses": vec!["a"; 100_001]}).to_string();
+    let d = post(&app, "/api/geocode", "application/json", many).await.problem(413);
+    assert!(d.contains("100000"), "{d}");
+    let at_limit = json!({"addresses": vec!["准噶尔路1号"; 100_000]}).to_string();
+    let r = post(&app, "/api/geocode", "application/json", at_limit).await;
+    assert_eq!(r.json()["results"].as_array().unwrap().len(), 100_000);
+    post(&app, "/api/geocode", "application/json", "{\"addresses\": [").await.problem(400);
+    post(&app, "/api/geocode", "application/json", "{\"points\": []}").await.problem(400);
+    post(&app, "/api/geocode", "application/xml", "<a/>").await.problem(415);
+    post(&app, "/api/geocode", "text/csv", vec![0xffu8, 0xfe]).await.problem(400);
+    let huge = vec![b'a'; 65 << 20];
+    post(&app, "/api/geocode", "text/csv", huge).await.problem(413);
+}
+
+#[tokio::test]
+async fn reverse_finds_the_building_at_a_point_and_its_entrance_nearby() {
+    use geo::Centroid;
+    let app = app().await;
+    let (b, e) = building_with_units(&app.snap);
+    let building = &app.snap.data.buildings[b];
+    let p = building.geometry.centroid().unwrap();
+    let v = get(&app, &format!("/api/reverse?lon={}&lat={}", p.x(), p.y())).await.json();
+    let r = &v["result"];
+    assert_eq!(r["building_id"], building.id);
+    assert_eq!(r["address"], building.address_text.as_str());
+    assert_eq!(r["distance_m"], 0.0, "inside the footprint");
+    assert_eq!(r["grid"], grid_of_building(&app.snap, b));
+    // At an entrance: that entrance, and its unit in the address.
+    let en = &app.snap.data.entrances[e];
+    let v = get(&app, &format!("/api/reverse?lon={}&lat={}", en.location.x(), en.location.y())).await.json();
+    assert_eq!(v["result"]["entrance"]["entrance_id"], en.id, "{v}");
+    assert_eq!(v["result"]["level"], "entrance");
+    assert_eq!(v["result"]["entrance"]["address"], format!("{}2单元", building.address_text));
+    // The same point in GCJ-02 finds the same building.
+    let (gx, gy) = gridmap::model::crs::wgs84_to_gcj02(p.x(), p.y());
+    let v = get(&app, &format!("/api/reverse?lon={gx}&lat={gy}&crs=gcj02")).await.json();
+    assert_eq!(v["result"]["building_id"], building.id);
+    // Far from every building: no result, not an error.
+    let v = get(&app, "/api/reverse?lon=116.4&lat=39.9").await.json();
+    assert!(v["result"].is_null());
+}
+
+#[tokio::test]
+async fn reverse_distance_grows_away_from_the_building() {
+    let app = app().await;
+    let b = &app.snap.data.buildings[0];
+    let east = b.geometry.exterior().0.iter().map(|c| c.x).fold(f64::MIN, f64::max);
+    let lat = b.geometry.exterior().0.iter().map(|c| c.y).sum::<f64>() / b.geometry.exterior().0.len() as f64;
+    // 3 m east of the building's east side (no other building is that close in the data).
+    let lon = east + 3.0 / (111_195.0 * lat.to_radians().cos());
+    let v = get(&app, &format!("/api/reverse?lon={lon}&lat={lat}&radius_m=50")).await.json();
+    let d = v["result"]["distance_m"].as_f64().unwrap();
+    assert!(v["result"]["building_id"] == b.id && (2.5..3.5).contains(&d), "{v}");
+    let v = get(&app, &format!("/api/reverse?lon={lon}&lat={lat}&radius_m=1")).await.json();
+    assert!(v["result"].is_null(), "nothing within 1 m: {v}");
+}
+
+#[tokio::test]
+async fn reverse_rejects_bad_coordinates() {
+    let app = app().await;
+    get(&app, "/api/reverse?lat=45.6").await.problem(400);
+    get(&app, "/api/reverse?lon=84.8&lat=95").await.problem(400);
+    get(&app, "/api/reverse?lon=abc&lat=45.6").await.problem(400);
+    get(&app, "/api/reverse?lon=NaN&lat=45.6").await.problem(400);
+    get(&app, "/api/reverse?lon=84.8&lat=45.6&crs=bd09").await.problem(400);
+    get(&app, "/api/reverse?lon=84.8&lat=45.6&radius_m=100000").await.problem(400);
+    get(&app, "/api/reverse?lon=84.8&lat=45.6&lng=1").await.problem(400);
+}
+
+#[tokio::test]
+async fn openapi_describes_the_geocode_routes() {
+    let app = app().await;
+    let doc = get(&app, "/openapi.json").await.json();
+    for (path, method) in [("/api/geocode", "get"), ("/api/geocode", "post"), ("/api/reverse", "get")] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is not in the OpenAPI document");
+    }
 }

@@ -182,7 +182,9 @@ fn bad_grids(data: &Dataset) -> (String, Vec<String>) {
     // 2: a ring that is not closed.
     let ring = &mut features[2]["geometry"]["coordinates"][0][0];
     let first = ring[0].clone();
-    ring.as_array_mut().map(|r| r.push(serde_json::json!([first[0].as_f64().map(|x| x + 0.001), first[1]])));
+    if let Some(ring) = ring.as_array_mut() {
+        ring.push(serde_json::json!([first[0].as_f64().map(|x| x + 0.001), first[1]]));
+    }
     labels.push(format!("{}: MultiPolygon, polygon 0, ring 0: a ring must be closed", label(&features[2])));
     // 3: the code of grid 4, twice in the layer.
     let (code4, id4) = (features[4]["properties"]["code"].clone(), features[4]["id"].clone());

@@ -137,7 +137,8 @@ fn road_core(name: &str) -> Option<&str> {
 }
 
 /// Words that say nothing about where a place is.
-const FILLERS: &[&str] = &["附近", "旁边", "对面", "门口", "楼下", "地址", "住址", "家庭住址", "现住址", "位于", "境内"];
+const FILLERS: &[&str] =
+    &["附近", "旁边", "对面", "门口", "楼下", "地址", "住址", "家庭住址", "现住址", "位于", "境内"];
 
 impl Gazetteer {
     /// Builds the gazetteer from a dataset (EPSG:4326 coordinates) whose layers are sorted by id
@@ -161,9 +162,11 @@ impl Gazetteer {
             add(&mut lex, c, NameKind::Country, 0, Form::Full);
         }
         let (province, city) = split_prefix(&data.district.prefix);
-        for (name, kind) in
-            [(province, NameKind::Province), (city, NameKind::City), (Some(data.district.name.as_str()), NameKind::District)]
-        {
+        for (name, kind) in [
+            (province, NameKind::Province),
+            (city, NameKind::City),
+            (Some(data.district.name.as_str()), NameKind::District),
+        ] {
             let Some(name) = name else { continue };
             add(&mut lex, name, kind, 0, Form::Full);
             if let Some(short) = short_admin(name) {
@@ -223,7 +226,12 @@ impl Gazetteer {
         let mut compounds: Vec<CompoundEntry> = data
             .compounds
             .iter()
-            .map(|c| CompoundEntry { road: NONE, door: NONE, community: community_pos(&c.community), buildings: (0, 0) })
+            .map(|c| CompoundEntry {
+                road: NONE,
+                door: NONE,
+                community: community_pos(&c.community),
+                buildings: (0, 0),
+            })
             .collect();
         let mut buildings = Vec::with_capacity(data.buildings.len());
         let mut in_compounds: Vec<(u32, u32, u32)> = Vec::new();
@@ -365,6 +373,16 @@ impl Gazetteer {
         match unit {
             Some(u) => format!("{}{u}单元", b.address_text),
             None => b.address_text.clone(),
+        }
+    }
+
+    /// The point to find a candidate's grid with (EPSG:4326): its building's point even at
+    /// entrance level (an entrance may sit on the grid's edge; the building lies inside one grid),
+    /// else the candidate's own point.
+    pub fn grid_point(&self, data: &Dataset, c: &Candidate) -> (f64, f64) {
+        match c.building {
+            Some(b) if c.entrance.is_some() => self.building_point(data, b as u32),
+            _ => (c.lon, c.lat),
         }
     }
 

@@ -172,7 +172,8 @@ fn read_number(chars: &[char], sep_before: &[bool], i: usize) -> Option<(u32, Ma
     let chars = &chars[..j + run];
     let (value, end, chinese) = if c.is_ascii_digit() {
         let n = chars[j..].iter().take_while(|c| c.is_ascii_digit()).count();
-        let v = chars[j..j + n].iter().fold(0u32, |acc, &c| acc.saturating_mul(10).saturating_add(c as u32 - '0' as u32));
+        let v =
+            chars[j..j + n].iter().fold(0u32, |acc, &c| acc.saturating_mul(10).saturating_add(c as u32 - '0' as u32));
         (v, j + n, false)
     } else if is_chinese_numeral(c) {
         let (v, n) = chinese_number(&chars[j..])?;
@@ -304,15 +305,49 @@ pub fn kind_by_suffix(text: &[char]) -> Option<NameKind> {
         text.len() > s.len() && text.ends_with(&s)
     };
     const COMPOUND: &[&str] = &[
-        "小区", "花园", "家园", "嘉园", "新村", "公寓", "大院", "大厦", "广场", "华庭", "雅居", "佳苑", "街坊", "中心",
-        "小学", "中学", "幼儿园", "学校", "医院", "园区", "产业园", "物流园", "办公区", "苑", "园", "庭", "居", "府",
-        "城", "湾", "坊", "院", "楼", "厦",
+        "小区",
+        "花园",
+        "家园",
+        "嘉园",
+        "新村",
+        "公寓",
+        "大院",
+        "大厦",
+        "广场",
+        "华庭",
+        "雅居",
+        "佳苑",
+        "街坊",
+        "中心",
+        "小学",
+        "中学",
+        "幼儿园",
+        "学校",
+        "医院",
+        "园区",
+        "产业园",
+        "物流园",
+        "办公区",
+        "苑",
+        "园",
+        "庭",
+        "居",
+        "府",
+        "城",
+        "湾",
+        "坊",
+        "院",
+        "楼",
+        "厦",
     ];
     if COMPOUND.iter().any(|s| ends(s)) {
         return Some(NameKind::Compound);
     }
     // 东方华庭二区: a numbered section of a compound, not a district.
-    if text.len() >= 3 && text.last() == Some(&'区') && (is_chinese_numeral(text[text.len() - 2]) || text[text.len() - 2].is_ascii_digit()) {
+    if text.len() >= 3
+        && text.last() == Some(&'区')
+        && (is_chinese_numeral(text[text.len() - 2]) || text[text.len() - 2].is_ascii_digit())
+    {
         return Some(NameKind::Compound);
     }
     if ["社区", "居委会", "村委会", "村"].iter().any(|s| ends(s)) {
@@ -513,8 +548,8 @@ pub fn parse(lex: &Lexicon, text: &str) -> ParsedAddress {
                     let values = std::mem::take(&mut chain);
                     assign_chain(&mut p, ctx, &values, Marker::Bare);
                 }
-                let glued = (t.start > 0 && !norm.sep_before[t.start])
-                    || (t.end < chars.len() && !norm.sep_before[t.end]);
+                let glued =
+                    (t.start > 0 && !norm.sep_before[t.start]) || (t.end < chars.len() && !norm.sep_before[t.end]);
                 for (a, b) in split_unknown(&chars[t.start..t.end]) {
                     let written = &chars[t.start + a..t.start + b];
                     let part = Part { text: written.iter().collect(), matches: Vec::new() };
@@ -566,9 +601,9 @@ fn assign_name(
     // compound follows, the road otherwise.
     let has_admin = by_kind.iter().any(|(k, _)| k.is_admin());
     let place_follows = rest.iter().any(|t| match &t.kind {
-        TokKind::Name(h) => h.iter().any(|h| {
-            lex.targets(h.surface).iter().any(|t| matches!(t.kind, NameKind::Road | NameKind::Compound))
-        }),
+        TokKind::Name(h) => h
+            .iter()
+            .any(|h| lex.targets(h.surface).iter().any(|t| matches!(t.kind, NameKind::Road | NameKind::Compound))),
         _ => false,
     });
     if has_admin && place_follows {
@@ -638,7 +673,8 @@ mod tests {
         add("克拉玛依区", NameKind::District, 0, Form::Full);
         add("昆仑路街道", NameKind::Subdistrict, 0, Form::Full);
         add("胜利社区", NameKind::Community, 0, Form::Full);
-        for (i, r) in ["准噶尔路", "友谊路", "迎宾二路", "克拉玛依大道", "阳光街"].iter().enumerate() {
+        for (i, r) in ["准噶尔路", "友谊路", "迎宾二路", "克拉玛依大道", "阳光街"].iter().enumerate()
+        {
             add(r, NameKind::Road, i as u32, Form::Full);
         }
         add("准噶尔", NameKind::Road, 0, Form::NoSuffix);
@@ -646,7 +682,8 @@ mod tests {
         add("迎宾2路", NameKind::Road, 2, Form::Variant);
         add("克拉玛依", NameKind::Road, 3, Form::NoSuffix);
         add("阳光", NameKind::Road, 4, Form::NoSuffix);
-        for (i, c) in ["阳光小区", "友谊社区卫生服务中心", "东方华庭二区", "东方华庭"].iter().enumerate() {
+        for (i, c) in ["阳光小区", "友谊社区卫生服务中心", "东方华庭二区", "东方华庭"].iter().enumerate()
+        {
             add(c, NameKind::Compound, i as u32, Form::Full);
         }
         add("附近", NameKind::Filler, 0, Form::Full);
@@ -658,7 +695,9 @@ mod tests {
     }
 
     /// `(road, door, compound, building, unit, room)` of a parse.
-    fn summary(q: &str) -> (Option<u32>, Option<u32>, Option<u32>, Option<u32>, Option<u32>, Option<u32>) {
+    type Summary = (Option<u32>, Option<u32>, Option<u32>, Option<u32>, Option<u32>, Option<u32>);
+
+    fn summary(q: &str) -> Summary {
         let p = parse(&lexicon(), q);
         (known(&p.road), p.door_number, known(&p.compound), p.building, p.unit, p.room)
     }

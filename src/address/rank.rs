@@ -219,9 +219,11 @@ struct Ranker<'a> {
 
 impl Ranker<'_> {
     fn push(&mut self, c: Candidate) {
-        if let Some(old) = self.out.iter_mut().find(|o| {
-            o.level == c.level && o.building == c.building && o.compound == c.compound && o.road == c.road
-        }) {
+        if let Some(old) = self
+            .out
+            .iter_mut()
+            .find(|o| o.level == c.level && o.building == c.building && o.compound == c.compound && o.road == c.road)
+        {
             if c.score > old.score {
                 *old = c;
             }

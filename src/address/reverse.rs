@@ -91,7 +91,8 @@ impl BuildingGrid {
                 }))
             })
             .collect();
-        let Some(all) = boxes.iter().flatten().copied().reduce(|a, b| (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)))
+        let Some(all) =
+            boxes.iter().flatten().copied().reduce(|a, b| (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)))
         else {
             return (BuildingGrid::default(), None);
         };
@@ -202,7 +203,8 @@ mod tests {
     fn distance_is_zero_inside_and_to_the_edge_outside() {
         let proj = LocalProjection::new(0.0, 0.0);
         let d = 0.001; // about 111 m
-        let sq = geo::Polygon::new(geo::LineString::from(vec![(0.0, 0.0), (d, 0.0), (d, d), (0.0, d), (0.0, 0.0)]), vec![]);
+        let sq =
+            geo::Polygon::new(geo::LineString::from(vec![(0.0, 0.0), (d, 0.0), (d, d), (0.0, d), (0.0, 0.0)]), vec![]);
         let (cx, cy) = proj.to_local(d / 2.0, d / 2.0);
         assert_eq!(distance_to_polygon(&proj, &sq, cx, cy), 0.0);
         let (ox, oy) = proj.to_local(2.0 * d, d / 2.0);

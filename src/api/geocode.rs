@@ -44,10 +44,7 @@ pub const ENTRANCE_NEAR_M: f64 = 30.0;
 /// The routes of this module, merged into the app by [`super::router`].
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/geocode",
-            get(geocode_one).post(geocode_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)),
-        )
+        .route("/api/geocode", get(geocode_one).post(geocode_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)))
         .route("/api/reverse", get(reverse))
 }
 
@@ -138,13 +135,15 @@ pub async fn geocode_one(State(state): State<AppState>, params: Params) -> Resul
     }
     let snap = state.live.load();
     let parsed = snap.gazetteer.parse(q);
-    let candidates: Vec<CandidateOut> =
-        crate::address::rank::rank(&snap.gazetteer, &snap.data, &parsed, limit).iter().map(|c| candidate_out(&snap, c)).collect();
+    let candidates: Vec<CandidateOut> = crate::address::rank::rank(&snap.gazetteer, &snap.data, &parsed, limit)
+        .iter()
+        .map(|c| candidate_out(&snap, c))
+        .collect();
     Ok(Json(json!({
         "query": q,
         "parsed": parsed_json(&parsed),
         "candidates": candidates,
-        "confident_score": CONFIDENT_SCORE,
+        "confident_score": round(f64::from(CONFIDENT_SCORE), 3),
     })))
 }
 
@@ -411,8 +410,7 @@ pub async fn geocode_batch(
 pub async fn reverse(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
     params.only(&["lon", "lat", "crs", "radius_m"])?;
     let (lon, lat) = params.point()?;
-    let radius_m =
-        params.usize_max("radius_m", MAX_REVERSE_RADIUS_M)?.map_or(DEFAULT_REVERSE_RADIUS_M, |r| r as f64);
+    let radius_m = params.usize_max("radius_m", MAX_REVERSE_RADIUS_M)?.map_or(DEFAULT_REVERSE_RADIUS_M, |r| r as f64);
     let snap = state.live.load();
     let d = &snap.data;
     let result = snap.gazetteer.reverse(d, lon, lat, radius_m, ENTRANCE_NEAR_M).map(|n| {
@@ -486,8 +484,11 @@ pub fn openapi_paths() -> Value {
         }
     }}}});
     let mut batch_ok = problem(&["400", "413", "415"]);
-    candidate["properties"]["error"] = json!({"type": "string", "description": "Why this address could not be read (empty, too long, not a string)"});
-    candidate["required"] = json!([]);
+    candidate["properties"]["error"] =
+        json!({"type": "string", "description": "Why this address could not be read (empty, too long, not a string)"});
+    if let Some(o) = candidate.as_object_mut() {
+        o.remove("required");
+    }
     for k in ["address", "lon", "lat", "score", "level"] {
         candidate["properties"][k]["nullable"] = json!(true);
     }
@@ -543,7 +544,7 @@ pub fn openapi_paths() -> Value {
                 {"name": "lon", "in": "query", "required": true, "schema": {"type": "number", "minimum": -180, "maximum": 180}, "description": "Longitude in degrees"},
                 {"name": "lat", "in": "query", "required": true, "schema": {"type": "number", "minimum": -90, "maximum": 90}, "description": "Latitude in degrees"},
                 {"name": "crs", "in": "query", "required": false, "schema": {"type": "string", "enum": ["wgs84", "gcj02"], "default": "wgs84"}, "description": "Datum of the input coordinates"},
-                {"name": "radius_m", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_REVERSE_RADIUS_M, "default": DEFAULT_REVERSE_RADIUS_M}, "description": "Search radius around the point, metres"}
+                {"name": "radius_m", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_REVERSE_RADIUS_M, "default": DEFAULT_REVERSE_RADIUS_M as u64}, "description": "Search radius around the point, metres"}
             ],
             "responses": reverse_ok
         }}
@@ -569,7 +570,8 @@ mod tests {
 
     #[test]
     fn csv_batch_skips_header_and_blank_lines_and_unquotes() {
-        let slots = parse_csv_batch("\u{feff}address\n准噶尔路58号\n\n\"阳光小区3栋, 2单元\"\n\"a\"\"b\"\n".as_bytes()).unwrap();
+        let slots = parse_csv_batch("\u{feff}address\n准噶尔路58号\n\n\"阳光小区3栋, 2单元\"\n\"a\"\"b\"\n".as_bytes())
+            .unwrap();
         assert_eq!(
             slots,
             vec![
@@ -583,7 +585,10 @@ mod tests {
     #[test]
     fn addresses_are_checked_for_length_in_characters() {
         assert!(check_address("  ").is_err());
-        assert!(check_address(&"路".repeat(MAX_QUERY_CHARS)).is_ok(), "200 Chinese characters are 600 bytes but allowed");
+        assert!(
+            check_address(&"路".repeat(MAX_QUERY_CHARS)).is_ok(),
+            "200 Chinese characters are 600 bytes but allowed"
+        );
         assert!(check_address(&"路".repeat(MAX_QUERY_CHARS + 1)).is_err());
     }
 }

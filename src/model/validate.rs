@@ -240,7 +240,8 @@ fn check_regions(
         }
         if !r.code.is_within(district) {
             problem(format!("code {} is outside district {district}", r.code));
-        } else if let Some(scheme) = scheme.filter(|s| level == Level::Grid && r.code.as_str().len() != s.grid_code_len())
+        } else if let Some(scheme) =
+            scheme.filter(|s| level == Level::Grid && r.code.as_str().len() != s.grid_code_len())
         {
             problem(format!(
                 "grid codes of this district have {} digits (grid_width {}), this one has {}",
@@ -252,7 +253,9 @@ fn check_regions(
         if let (Some(parents), Some(parent), None) = (parents, r.parent(), r.valid_to) {
             if r.code.is_within(district) && !parents.contains(&parent) {
                 let parent_level = level.parent().map_or("parent", Level::as_str);
-                problem(format!("its {parent_level} {parent} does not exist (no current {parent_level} has that code)"));
+                problem(format!(
+                    "its {parent_level} {parent} does not exist (no current {parent_level} has that code)"
+                ));
             }
         }
         if r.version == 0 {

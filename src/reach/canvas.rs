@@ -1,4 +1,5 @@
-//! Sample points that reach is pushed onto: the centres of a square raster, and doors.
+//! Sample points that reach is pushed onto: the centres of a square raster, doors and other
+//! points.
 //!
 //! Raster cell `(i, j)` covers `[i c, (i + 1) c) × [j c, (j + 1) c)` in local metres (`c` the
 //! cell side), so rasters of different extents line up. Each cell takes the room its centre lies
@@ -13,13 +14,100 @@
 use super::geom::{dist, P};
 use super::graph::Net;
 use super::hash::IntMap;
-use super::sweep::{sweep_outside, Cone, Visibility};
+use super::sweep::{rect_distance, sweep_outside, Cone, Visibility};
 use super::world::{World, NONE, OUTSIDE};
 
 /// The kind of a cell whose centre is not a sample point.
 pub(crate) const NOT_TARGET: u32 = u32::MAX;
 /// Flag on the kind of a cell whose centre lies inside a building (the rest is the polygon).
 const IN_BUILDING: u32 = 1 << 31;
+
+/// Side of a block of spatial-hash cells in [`Pending`].
+const BLOCK: i64 = 8;
+
+/// How many sample points are still unmarked, per spatial-hash cell and per block of cells (in
+/// the outside room) and per compound room, so that a push that can mark nothing returns at
+/// once and a sweep does not look at cells with nothing left to mark.
+#[derive(Default)]
+struct Pending {
+    cells: IntMap<u64, u32>,
+    blocks: IntMap<u64, u32>,
+    rooms: IntMap<u32, u32>,
+}
+
+#[inline]
+fn key(x: i64, y: i64) -> u64 {
+    ((x as u64) << 32) ^ (y as u32 as u64)
+}
+
+impl Pending {
+    fn add(&mut self, w: &World, p: P, room: u32) {
+        if room != OUTSIDE {
+            *self.rooms.entry(room).or_default() += 1;
+            return;
+        }
+        let (cx, cy) = w.grid.cell_of(p);
+        *self.cells.entry(key(cx, cy)).or_default() += 1;
+        *self.blocks.entry(key(cx.div_euclid(BLOCK), cy.div_euclid(BLOCK))).or_default() += 1;
+    }
+
+    fn remove(&mut self, w: &World, p: P, room: u32) {
+        fn dec(m: &mut IntMap<u64, u32>, k: u64) {
+            if let Some(c) = m.get_mut(&k) {
+                *c -= 1;
+                if *c == 0 {
+                    m.remove(&k);
+                }
+            }
+        }
+        if room != OUTSIDE {
+            if let Some(c) = self.rooms.get_mut(&room) {
+                *c -= 1;
+                if *c == 0 {
+                    self.rooms.remove(&room);
+                }
+            }
+            return;
+        }
+        let (cx, cy) = w.grid.cell_of(p);
+        dec(&mut self.cells, key(cx, cy));
+        dec(&mut self.blocks, key(cx.div_euclid(BLOCK), cy.div_euclid(BLOCK)));
+    }
+
+    fn in_cell(&self, cx: i64, cy: i64) -> bool {
+        self.cells.contains_key(&key(cx, cy))
+    }
+
+    /// Whether an unmarked outside point may lie within `r` of `o` (and in `cone`).
+    fn outside_near(&self, w: &World, o: P, r: f64, cone: Option<&Cone>) -> bool {
+        let g = &w.grid;
+        let bs = g.cell * BLOCK as f64;
+        let near = |rect: &[f64; 4]| rect_distance(o, rect) <= r && cone.is_none_or(|c| c.admits_rect(rect));
+        let block_rect = |bx: i64, by: i64| {
+            let (x, y) = (g.x0 + bx as f64 * bs, g.y0 + by as f64 * bs);
+            [x, y, x + bs, y + bs]
+        };
+        let cell_hit = |bx: i64, by: i64| {
+            (bx * BLOCK..(bx + 1) * BLOCK)
+                .any(|cx| (by * BLOCK..(by + 1) * BLOCK).any(|cy| self.in_cell(cx, cy) && near(&g.rect(cx, cy))))
+        };
+        let (bx0, by0) = (((o[0] - r - g.x0) / bs).floor() as i64, ((o[1] - r - g.y0) / bs).floor() as i64);
+        let (bx1, by1) = (((o[0] + r - g.x0) / bs).floor() as i64, ((o[1] + r - g.y0) / bs).floor() as i64);
+        let span = ((bx1 - bx0 + 1) * (by1 - by0 + 1)) as usize;
+        if span > self.blocks.len() {
+            self.blocks.keys().any(|&k| {
+                let (bx, by) = ((k >> 32) as i64, k as u32 as i32 as i64);
+                bx >= bx0 && bx <= bx1 && by >= by0 && by <= by1 && near(&block_rect(bx, by)) && cell_hit(bx, by)
+            })
+        } else {
+            (bx0..=bx1).any(|bx| {
+                (by0..=by1).any(|by| {
+                    self.blocks.contains_key(&key(bx, by)) && near(&block_rect(bx, by)) && cell_hit(bx, by)
+                })
+            })
+        }
+    }
+}
 
 /// A raster of sample points and a list of doors, each marked when reached.
 pub(crate) struct Canvas {
@@ -34,15 +122,18 @@ pub(crate) struct Canvas {
     /// Per cell: who it is counted for (caller-defined), or [`NOT_TARGET`].
     pub owner: Vec<u32>,
     pub covered: Vec<bool>,
-    /// Doors to mark (indices into the world's doors), and whether each is reached.
-    pub doors: Vec<u32>,
-    pub door_covered: Vec<bool>,
+    /// Points to mark (doors and others) with their rooms, and whether each is reached.
+    points: Vec<(P, u32)>,
+    pub point_covered: Vec<bool>,
+    /// The slot of each door added (world door index → slot in `points`), and back.
     door_slot: IntMap<u32, u32>,
-    /// Outside doors by spatial hash cell, inside doors by room (slots into `doors`).
-    doors_by_cell: IntMap<u32, Vec<u32>>,
-    doors_by_room: IntMap<u32, Vec<u32>>,
+    slot_door: Vec<u32>,
+    /// Outside points by spatial hash cell, inside points by room (slots into `points`).
+    points_by_cell: IntMap<u32, Vec<u32>>,
+    points_by_room: IntMap<u32, Vec<u32>>,
     /// Per compound room: the span of raster cells its wall's box covers.
     room_span: IntMap<u32, (i64, i64, i64, i64)>,
+    pending: Pending,
 }
 
 /// Calls `f(i, j)` (absolute raster indices within the span) for every cell whose centre lies
@@ -109,12 +200,14 @@ impl Canvas {
             kind: Vec::new(),
             owner,
             covered: vec![false; ni * nj],
-            doors: Vec::new(),
-            door_covered: Vec::new(),
+            points: Vec::new(),
+            point_covered: Vec::new(),
             door_slot: IntMap::default(),
-            doors_by_cell: IntMap::default(),
-            doors_by_room: IntMap::default(),
+            slot_door: Vec::new(),
+            points_by_cell: IntMap::default(),
+            points_by_room: IntMap::default(),
             room_span: IntMap::default(),
+            pending: Pending::default(),
         };
         if ni == 0 || nj == 0 {
             canvas.kind = kind;
@@ -166,6 +259,15 @@ impl Canvas {
                 with_cells.push(bi);
             }
         }
+        for j in 0..nj {
+            for i in 0..ni {
+                let kd = kind[j * ni + i];
+                if kd != NOT_TARGET && kd & IN_BUILDING == 0 {
+                    let c = [(i0 + i as i64) as f64 + 0.5, (j0 + j as i64) as f64 + 0.5];
+                    canvas.pending.add(w, [c[0] * cell_m, c[1] * cell_m], kd);
+                }
+            }
+        }
         canvas.kind = kind;
         for bi in with_cells {
             canvas.add_doors(w, w.doors_of_poly(bi).map(|d| d as u32));
@@ -176,34 +278,46 @@ impl Canvas {
     /// Adds doors to mark (repeats are ignored).
     pub fn add_doors(&mut self, w: &World, doors: impl IntoIterator<Item = u32>) {
         for d in doors {
-            if self.door_slot.contains_key(&d) {
-                continue;
-            }
-            let slot = self.doors.len() as u32;
-            self.door_slot.insert(d, slot);
-            self.doors.push(d);
-            self.door_covered.push(false);
-            let door = &w.doors[d as usize];
-            if door.room == OUTSIDE {
-                let (cx, cy) = w.grid.cell_of(door.p);
-                if let Some(c) = w.grid.index(cx, cy) {
-                    self.doors_by_cell.entry(c as u32).or_default().push(slot);
-                }
-            } else {
-                self.doors_by_room.entry(door.room).or_default().push(slot);
+            if !self.door_slot.contains_key(&d) {
+                let door = &w.doors[d as usize];
+                let slot = self.add_point(w, door.p, door.room);
+                self.door_slot.insert(d, slot);
+                self.slot_door[slot as usize] = d;
             }
         }
     }
 
-    /// Whether the door (world index) has been reached.
-    pub fn door_reached(&self, door: u32) -> bool {
-        self.door_slot.get(&door).is_some_and(|&s| self.door_covered[s as usize])
+    /// Adds a point of `room` to mark; returns its slot.
+    pub fn add_point(&mut self, w: &World, p: P, room: u32) -> u32 {
+        let slot = self.points.len() as u32;
+        self.points.push((p, room));
+        self.point_covered.push(false);
+        self.pending.add(w, p, room);
+        self.slot_door.push(NONE);
+        if room == OUTSIDE {
+            let (cx, cy) = w.grid.cell_of(p);
+            if let Some(c) = w.grid.index(cx, cy) {
+                self.points_by_cell.entry(c as u32).or_default().push(slot);
+            }
+        } else {
+            self.points_by_room.entry(room).or_default().push(slot);
+        }
+        slot
     }
 
-    /// The centre of raster cell `(i, j)` (absolute indices), local metres.
-    #[inline]
-    pub fn centre(&self, i: i64, j: i64) -> P {
-        [(i as f64 + 0.5) * self.cell_m, (j as f64 + 0.5) * self.cell_m]
+    /// Whether the door (world index) has been reached.
+    pub fn door_reached(&self, door: u32) -> bool {
+        self.door_slot.get(&door).is_some_and(|&s| self.point_covered[s as usize])
+    }
+
+    /// Slots of the points reached so far.
+    pub fn points_reached(&self) -> impl Iterator<Item = u32> + '_ {
+        self.point_covered.iter().enumerate().filter(|(_, &c)| c).map(|(s, _)| s as u32)
+    }
+
+    /// The world door at a slot, if the point is a door.
+    pub fn door_of_slot(&self, slot: u32) -> Option<u32> {
+        self.slot_door.get(slot as usize).copied().filter(|&d| d != NONE)
     }
 
     /// Marks what `o` (in `room`, `r_m` metres left, bending into `cone`) reaches.
@@ -212,47 +326,67 @@ impl Canvas {
             return;
         }
         let w = &net.world;
+        let nothing_left = if room == OUTSIDE {
+            !self.pending.outside_near(w, o, r_m, cone.as_ref())
+        } else {
+            !self.pending.rooms.contains_key(&room)
+        };
+        if nothing_left {
+            return;
+        }
         let c = self.cell_m;
         let ok = |q: P| dist(o, q) <= r_m && cone.as_ref().is_none_or(|k| k.admits(q));
         let (i0, j0, ni) = (self.i0, self.j0, self.ni);
+        let nj = self.nj as i64;
         let (kind, covered) = (&self.kind, &mut self.covered);
-        let (doors, door_covered) = (&self.doors, &mut self.door_covered);
-        let mut cells = |vis: &mut Visibility, span: (i64, i64, i64, i64), want: u32| {
+        let (points, point_covered) = (&self.points, &mut self.point_covered);
+        let pending = &mut self.pending;
+        let mut cells = |vis: &mut Visibility, span: (i64, i64, i64, i64), want: u32, pending: &mut Pending| {
             let (a, b, x, y) = span;
-            for j in b.max(j0)..=y.min(j0 + self.nj as i64 - 1) {
+            for j in b.max(j0)..=y.min(j0 + nj - 1) {
                 for i in a.max(i0)..=x.min(i0 + ni as i64 - 1) {
                     let k = (j - j0) as usize * ni + (i - i0) as usize;
                     if kind[k] == want && !covered[k] {
                         let q = [(i as f64 + 0.5) * c, (j as f64 + 0.5) * c];
                         if ok(q) && vis.sees(q) {
                             covered[k] = true;
+                            pending.remove(w, q, want);
                         }
                     }
                 }
             }
         };
-        let disk = ((((o[0] - r_m) / c).floor() as i64), (((o[1] - r_m) / c).floor() as i64), (((o[0] + r_m) / c).floor() as i64), (((o[1] + r_m) / c).floor() as i64));
-        let mut door_list = |vis: &mut Visibility, slots: Option<&Vec<u32>>| {
+        let disk = (
+            ((o[0] - r_m) / c).floor() as i64,
+            ((o[1] - r_m) / c).floor() as i64,
+            ((o[0] + r_m) / c).floor() as i64,
+            ((o[1] + r_m) / c).floor() as i64,
+        );
+        let mut point_list = |vis: &mut Visibility, slots: Option<&Vec<u32>>, pending: &mut Pending| {
             for &s in slots.into_iter().flatten() {
-                let q = w.doors[doors[s as usize] as usize].p;
-                if !door_covered[s as usize] && ok(q) && vis.sees(q) {
-                    door_covered[s as usize] = true;
+                let (q, qr) = points[s as usize];
+                if !point_covered[s as usize] && ok(q) && vis.sees(q) {
+                    point_covered[s as usize] = true;
+                    pending.remove(w, q, qr);
                 }
             }
         };
         if room != OUTSIDE {
             let mut vis = Visibility::new(w, o, room);
             if let Some(&(a, b, x, y)) = self.room_span.get(&room) {
-                cells(&mut vis, (a.max(disk.0), b.max(disk.1), x.min(disk.2), y.min(disk.3)), room);
+                cells(&mut vis, (a.max(disk.0), b.max(disk.1), x.min(disk.2), y.min(disk.3)), room, pending);
             }
-            door_list(&mut vis, self.doors_by_room.get(&room));
+            point_list(&mut vis, self.points_by_room.get(&room), pending);
             return;
         }
         let g = w.grid;
-        let by_cell = &self.doors_by_cell;
+        let by_cell = &self.points_by_cell;
         sweep_outside(w, o, r_m, cone, |vis, hc| {
             let cx = hc as i64 % g.nx;
             let cy = hc as i64 / g.nx;
+            if !pending.in_cell(cx, cy) {
+                return;
+            }
             let r = g.rect(cx, cy);
             // Centres inside the hash cell: (i + 0.5) c in [r0, r2).
             let span = (
@@ -261,8 +395,8 @@ impl Canvas {
                 ((r[2] / c - 0.5).ceil() as i64 - 1).min(disk.2),
                 ((r[3] / c - 0.5).ceil() as i64 - 1).min(disk.3),
             );
-            cells(vis, span, OUTSIDE);
-            door_list(vis, by_cell.get(&(hc as u32)));
+            cells(vis, span, OUTSIDE, pending);
+            point_list(vis, by_cell.get(&(hc as u32)), pending);
         });
     }
 

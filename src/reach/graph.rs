@@ -199,7 +199,7 @@ impl Net {
                 }
             }
             let nu = w.nodes[u as usize];
-            let mut relax = |v: u32, len: f64, tree: &mut Tree, heap: &mut BinaryHeap<Entry>| {
+            let relax = |v: u32, len: f64, tree: &mut Tree, heap: &mut BinaryHeap<Entry>| {
                 let c = g + len;
                 let key = c + h(v);
                 if key <= limit && !done.contains(&v) && tree.get(&v).is_none_or(|l| c < l.cost) {

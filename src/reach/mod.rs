@@ -79,7 +79,7 @@ use graph::{Endpoint, Net};
 use hash::{IntMap, Hasher64};
 use lazy::LazyTable;
 use sweep::Cone;
-use world::{World, NONE};
+use world::World;
 
 /// Why a reach query cannot be answered.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -189,7 +189,7 @@ impl ReachIndex {
         }
     }
 
-    /// Graph size: (nodes, obstacles, rooms, nodes whose edges have been built).
+    /// Size of the network: (graph nodes, obstacle polygons, rooms).
     pub fn stats(&self) -> (usize, usize, usize) {
         let w = &self.net.world;
         (w.nodes.len(), w.polys.len(), w.rooms.len())
@@ -353,48 +353,27 @@ impl ReachIndex {
         let pad = b + cell;
         let bbox = [info.p[0] - pad, info.p[1] - pad, info.p[0] + pad, info.p[1] + pad];
         let mut canvas = Canvas::new(&self.net.world, bbox, cell, None);
-        self.paint(&mut canvas, &[(responder, b)], self.class_of(responder), at);
+        for e in &info.endpoints {
+            canvas.push(&self.net, e.p, e.room, b - e.extra_m, None);
+        }
+        for (v, left, cone) in self.settle(&[(responder, b)], self.class_of(responder), at) {
+            let n = &self.net.world.nodes[v as usize];
+            canvas.push(&self.net, n.p, n.room, left, cone);
+        }
         canvas.resolve_buildings(&self.net.world);
         let (i, j) = ((info.p[0] / cell).floor() as i64, (info.p[1] / cell).floor() as i64);
         if i >= canvas.i0 && j >= canvas.j0 && i < canvas.i0 + canvas.ni as i64 && j < canvas.j0 + canvas.nj as i64 {
             let k = (j - canvas.j0) as usize * canvas.ni + (i - canvas.i0) as usize;
             canvas.covered[k] = true;
         }
-        self.polygons(&canvas.covered, &canvas)
+        self.polygons(&canvas.covered, canvas.i0, canvas.j0, canvas.ni, canvas.nj, cell)
     }
 
-    /// Searches from responders of one class (each with its budget in metres) and pushes every
-    /// responder and settled node onto the canvas. Returns the settled nodes with the most
-    /// metres left at each (for gates reached).
-    fn paint(&self, canvas: &mut Canvas, sources: &[(usize, f64)], class: Class, at: TimeOfDay) -> IntMap<u32, f64> {
-        let mut seeds: Vec<(u32, f64, P)> = Vec::new();
-        for &(r, b) in sources {
-            // Costs are metres travelled minus the budget: a multi-source search in one pass.
-            seeds.extend(self.seeds(r, b).into_iter().map(|(v, c, from)| (v, c - b, from)));
-        }
-        let (tree, _) = self.net.search(&seeds, class, at, 0.0, None);
-        for &(r, b) in sources {
-            for e in &self.responders[r].endpoints {
-                canvas.push(&self.net, e.p, e.room, b - e.extra_m, None);
-            }
-        }
-        let nodes = &self.net.world.nodes;
-        let mut left: IntMap<u32, f64> = IntMap::default();
-        for (&v, l) in &tree {
-            let from = if l.parent == NONE { l.seed_from } else { nodes[l.parent as usize].p };
-            let n = &nodes[v as usize];
-            canvas.push(&self.net, n.p, n.room, -l.cost, self.cone_of(v, from));
-            left.insert(v, -l.cost);
-        }
-        left
-    }
-
-    /// Traces marked cells into a multipolygon in EPSG:4326.
-    fn polygons(&self, mask: &[bool], canvas: &Canvas) -> MultiPolygon<f64> {
-        let c = canvas.cell_m;
+    /// Traces the marked cells of an `ni × nj` mask whose first cell is raster cell `(i0, j0)`
+    /// (cells of `c` metres) into a multipolygon in EPSG:4326.
+    fn polygons(&self, mask: &[bool], i0: i64, j0: i64, ni: usize, nj: usize, c: f64) -> MultiPolygon<f64> {
         let to_ll = |q: &P| {
-            let (lon, lat) =
-                self.projection.to_lon_lat((canvas.i0 as f64 + q[0]) * c, (canvas.j0 as f64 + q[1]) * c);
+            let (lon, lat) = self.projection.to_lon_lat((i0 as f64 + q[0]) * c, (j0 as f64 + q[1]) * c);
             geo::Coord { x: lon, y: lat }
         };
         let ring = |r: &Vec<P>| {
@@ -403,7 +382,7 @@ impl ReachIndex {
             geo::LineString(v)
         };
         MultiPolygon(
-            raster::trace(mask, canvas.ni, canvas.nj)
+            raster::trace(mask, ni, nj)
                 .iter()
                 .map(|(s, holes)| geo::Polygon::new(ring(s), holes.iter().map(ring).collect()))
                 .collect(),

@@ -169,8 +169,8 @@ mod tests {
             let marked = m.iter().filter(|&&b| b).count() as f64;
             let p = to_geo(&trace(&m, ni, nj));
             assert!(p.is_valid(), "{rows:?}: {:?}", p.validation_errors());
-            // Pinch nudges change the area by a few millionths of a cell.
-            assert!((p.unsigned_area() - marked).abs() < 1e-2, "{rows:?}: {} vs {marked}", p.unsigned_area());
+            // Each pinch nudge trims about a thousandth of a cell.
+            assert!((p.unsigned_area() - marked).abs() < 0.05, "{rows:?}: {} vs {marked}", p.unsigned_area());
         }
     }
 }

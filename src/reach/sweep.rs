@@ -209,7 +209,8 @@ impl Cone {
         o >= -1e-9 * (dist(self.from, self.apex) * dist(self.apex, q) + 1.0)
     }
 
-    fn admits_rect(&self, r: &[f64; 4]) -> bool {
+    /// Whether some point of the box lies in the cone.
+    pub fn admits_rect(&self, r: &[f64; 4]) -> bool {
         [[r[0], r[1]], [r[2], r[1]], [r[2], r[3]], [r[0], r[3]]].iter().any(|&c| self.admits(c))
     }
 
@@ -224,7 +225,8 @@ impl Cone {
     }
 }
 
-fn rect_distance(o: P, r: &[f64; 4]) -> f64 {
+/// Distance from `o` to the nearest point of a box.
+pub(crate) fn rect_distance(o: P, r: &[f64; 4]) -> f64 {
     let dx = (r[0] - o[0]).max(o[0] - r[2]).max(0.0);
     let dy = (r[1] - o[1]).max(o[1] - r[3]).max(0.0);
     dx.hypot(dy)

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use geo::TriangulateEarcut;
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
+use rstar::RTree;
 
 use super::config::Class;
 use super::geom::{bbox, dist, is_convex_ccw, locate, normalise_ring, orient, segment_may_hit, segment_meets, Loc, P};
@@ -84,8 +84,6 @@ impl Node {
 /// A gate, with a node on either side of its wall.
 pub(crate) struct Gate {
     pub id: u32,
-    /// Index in the dataset's access points.
-    pub source: u32,
     pub kind: GateKind,
     pub passes: Vec<Passer>,
     pub hours: Schedule,
@@ -229,6 +227,10 @@ pub(crate) struct World {
     /// Per dataset building: its polygon ([`NONE`] when degenerate) and its doors' range.
     pub building_poly: Vec<u32>,
     pub building_doors: Vec<(u32, u32)>,
+    /// Per dataset entrance: its door ([`NONE`] when its building is missing).
+    pub entrance_door: Vec<u32>,
+    /// Per dataset access point: its gate ([`NONE`] when its compound has no wall).
+    pub access_point_gate: Vec<u32>,
     pub grid: HashGrid,
     /// Walls and the buildings standing outside, by the cells their boxes overlap.
     pub cell_polys: Csr,
@@ -257,7 +259,7 @@ fn triangles(ring: &[P]) -> Box<[[P; 3]]> {
         return Box::new([]);
     }
     let poly = geo::Polygon::new(geo::LineString::from(ring.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()), vec![]);
-    poly.earcut_triangles_iter().map(|t| [[t.0.x, t.0.y], [t.1.x, t.1.y], [t.2.x, t.2.y]]).collect()
+    poly.earcut_triangles_iter().map(|t| [[t.v1().x, t.v1().y], [t.v2().x, t.v2().y], [t.v3().x, t.v3().y]]).collect()
 }
 
 /// The nearest point to `p` on the segment `a b`, and its parameter.
@@ -460,6 +462,8 @@ impl World {
             doors: Vec::new(),
             building_poly,
             building_doors: vec![(0, 0); data.buildings.len()],
+            entrance_door: vec![NONE; data.entrances.len()],
+            access_point_gate: vec![NONE; data.access_points.len()],
             grid,
             cell_polys,
             cell_nodes: Csr { start: vec![0; ncells + 1], items: Vec::new() },
@@ -483,6 +487,7 @@ impl World {
             let wall = &self.polys[room as usize - 1];
             let p = wall.ring[v];
             let g = self.gates.len() as u32;
+            self.access_point_gate[ap as usize] = g;
             let outer = self.nodes.len() as u32;
             self.nodes.push(Node { p, room: OUTSIDE, a: g, b: NONE });
             self.nodes.push(Node { p, room, a: g, b: NONE });
@@ -493,7 +498,6 @@ impl World {
             h.str(&format!("{:?}{:?}{}", a.kind, a.passes, a.hours));
             self.gates.push(Gate {
                 id: a.id,
-                source: ap,
                 kind: a.kind,
                 passes: a.passes.clone(),
                 hours: a.hours.clone(),
@@ -584,6 +588,11 @@ impl World {
                 }
             }
             let start = self.doors.len() as u32;
+            for (k, d) in doors.iter().enumerate() {
+                if let Some(e) = d.entrance {
+                    self.entrance_door[e as usize] = start + k as u32;
+                }
+            }
             self.doors.extend(doors);
             let end = self.doors.len() as u32;
             self.building_doors[bi] = (start, end);

@@ -229,7 +229,8 @@ async fn write_gpkg(path: &Path, data: &Dataset, overwrite: bool) -> Result<(), 
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
-    let file_error = |p: &Path, e: std::io::Error| StoreError::File { path: p.display().to_string(), message: e.to_string() };
+    let file_error =
+        |p: &Path, e: std::io::Error| StoreError::File { path: p.display().to_string(), message: e.to_string() };
     if partial.exists() {
         std::fs::remove_file(&partial).map_err(|e| file_error(&partial, e))?;
     }
@@ -264,10 +265,8 @@ enum Source {
 }
 
 fn source_of(path: &Path) -> Result<Source, TransferError> {
-    let meta = std::fs::metadata(path).map_err(|e| StoreError::File {
-        path: path.display().to_string(),
-        message: format!("cannot read it: {e}"),
-    })?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| StoreError::File { path: path.display().to_string(), message: format!("cannot read it: {e}") })?;
     if meta.is_dir() {
         return Ok(Source::Dir);
     }
@@ -341,7 +340,8 @@ fn unknown_layer(path: &Path) -> TransferError {
 }
 
 fn read_text(path: &Path) -> Result<String, StoreError> {
-    std::fs::read_to_string(path).map_err(|e| StoreError::File { path: path.display().to_string(), message: e.to_string() })
+    std::fs::read_to_string(path)
+        .map_err(|e| StoreError::File { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// Reads a whole directory: district.json must be readable; every other problem is collected.
@@ -416,7 +416,9 @@ fn read_layer(data: &mut Dataset, layer: Layer, text: &str, read: &mut Reading) 
             let features = match value.get("type").and_then(Value::as_str) {
                 Some("FeatureCollection") => match value.get("features").and_then(Value::as_array) {
                     Some(f) => f.as_slice(),
-                    None => return problems.push(file_problem("a FeatureCollection needs a \"features\" array".into())),
+                    None => {
+                        return problems.push(file_problem("a FeatureCollection needs a \"features\" array".into()))
+                    }
                 },
                 _ => return problems.push(file_problem(format!("expected a GeoJSON FeatureCollection of {name}"))),
             };
@@ -452,7 +454,12 @@ fn read_layer(data: &mut Dataset, layer: Layer, text: &str, read: &mut Reading) 
 }
 
 /// Records the code or id of an unreadable feature (when it has a readable one).
-fn note_unread(unread: &mut Unread, kind: LayerKind, id: Option<&Value>, properties: Option<&serde_json::Map<String, Value>>) {
+fn note_unread(
+    unread: &mut Unread,
+    kind: LayerKind,
+    id: Option<&Value>,
+    properties: Option<&serde_json::Map<String, Value>>,
+) {
     let key = |name: &str| properties.and_then(|p| p.get(name)).or(id);
     if kind.region_level().is_some() {
         if let Some(code) = key("code").and_then(Value::as_str).and_then(|c| Code::parse(c).ok()) {

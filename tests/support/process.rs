@@ -109,7 +109,9 @@ impl Server {
     /// `GET path` that must answer 200 with JSON.
     pub fn get_json(&self, path: &str) -> serde_json::Value {
         match self.get(path) {
-            Ok((200, body)) => serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}")),
+            Ok((200, body)) => {
+                serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+            }
             other => panic!("GET {path}: expected 200, got {other:?}\n{}", self.log_tail()),
         }
     }

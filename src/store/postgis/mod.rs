@@ -414,4 +414,3 @@ mod tests {
         assert_eq!(redact("postgres://db/x"), "postgres://db/x");
     }
 }
-

@@ -18,7 +18,6 @@ use crate::model::{Building, Dataset, Region};
 use crate::store::wkb::to_wkb;
 use crate::store::StoreError;
 
-
 /// One column of a batch: `f` applied to every item.
 fn col<'a, T, U>(items: &'a [T], f: impl FnMut(&'a T) -> U) -> Vec<U> {
     items.iter().map(f).collect()
