@@ -8,6 +8,7 @@
 //! * [`index`]: the in-memory snapshot of R-trees that answers every read.
 //! * [`address`]: Chinese address parsing and the gazetteer.
 //! * [`reach`]: travel times through gates, response circles and coverage.
+//! * [`tiles`]: vector tiles for the web map.
 //! * [`api`]: axum routes, problem+json errors, OpenAPI.
 //! * [`sync`]: keeps the published snapshot in step with a store other processes write.
 
@@ -18,4 +19,5 @@ pub mod index;
 pub mod model;
 pub mod reach;
 pub mod store;
+pub mod tiles;
 pub mod sync;

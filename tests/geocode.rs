@@ -715,3 +715,24 @@ async fn openapi_describes_the_geocode_routes() {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not in the OpenAPI document");
     }
 }
+
+#[test]
+#[ignore]
+fn tmp_timing_big_city() {
+    let t = std::time::Instant::now();
+    let data = gridmap::generate::generate(&gridmap::generate::GenParams { grids: Some(100_000), ..Default::default() }, &|_, _, _| {});
+    eprintln!("generated in {:?}", t.elapsed());
+    let mut data = data;
+    data.buildings.sort_by_key(|b| b.id);
+    data.compounds.sort_by_key(|b| b.id);
+    data.entrances.sort_by_key(|b| b.id);
+    data.communities.sort_by(|a, b| a.code.cmp(&b.code));
+    for _ in 0..2 {
+        let t = std::time::Instant::now();
+        let g = gridmap::address::Gazetteer::build(&data);
+        eprintln!("built in {:?} ({} surfaces)", t.elapsed(), g.lexicon().len());
+    }
+    let t = std::time::Instant::now();
+    let snap = Snapshot::build(data, 1).unwrap();
+    eprintln!("snapshot built in {:?} ({} buildings)", t.elapsed(), snap.data.buildings.len());
+}

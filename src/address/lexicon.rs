@@ -91,18 +91,36 @@ impl Hasher for IntHasher {
 
 type IntMap<V> = HashMap<u64, V, BuildHasherDefault<IntHasher>>;
 
-/// The hash of a character sequence with the character at `skip` left out (`usize::MAX`: none).
-fn key_of(chars: &[char], skip: usize) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut n = 0u64;
+/// Multiplier of the polynomial hash of the deletion index.
+const P: u64 = 0x0000_0100_0000_01b3;
+
+/// The final mix of a key, so that keys of close strings spread over the table.
+#[inline]
+fn mix(h: u64, len: usize) -> u64 {
+    (h ^ (h >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ len as u64
+}
+
+/// The deletion-index keys of `chars`: the key of the whole (first), then one per deleted
+/// character (position order). A polynomial hash, so that each deletion costs O(1) from prefix
+/// hashes: `h(s without i) = h(s[..i]) · P^(n−1−i) + h(s[i+1..])`.
+fn keys_of(chars: &[char], out: &mut Vec<u64>) {
+    out.clear();
+    let n = chars.len();
+    // prefix[i] = h(chars[..i]); pow[i] = P^i.
+    let mut prefix = Vec::with_capacity(n + 1);
+    let mut pow = Vec::with_capacity(n + 1);
+    prefix.push(0u64);
+    pow.push(1u64);
     for (i, &c) in chars.iter().enumerate() {
-        if i != skip {
-            h = (h ^ c as u64).wrapping_mul(0x0000_0100_0000_01b3);
-            n += 1;
-        }
+        prefix.push(prefix[i].wrapping_mul(P).wrapping_add(c as u64 + 1));
+        pow.push(pow[i].wrapping_mul(P));
     }
-    // A final mix, so that keys differing in the last character spread over the table.
-    (h ^ (h >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ n
+    out.push(mix(prefix[n], n));
+    for i in 0..n {
+        // h(chars[i+1..]) = prefix[n] − prefix[i+1] · P^(n−1−i)
+        let suffix = prefix[n].wrapping_sub(prefix[i + 1].wrapping_mul(pow[n - 1 - i]));
+        out.push(mix(prefix[i].wrapping_mul(pow[n - 1 - i]).wrapping_add(suffix), n - 1));
+    }
 }
 
 /// The number of character edits between `a` and `b`, or `None` if more than one.
@@ -142,8 +160,9 @@ pub struct Lexicon {
     /// Surface text, as normalised characters, concatenated; `spans[i]` is surface `i`.
     text: Vec<char>,
     spans: Vec<(u32, u32)>,
-    /// The targets of each surface.
-    targets: Vec<Vec<Target>>,
+    /// The targets of surface `i`: `targets[target_start[i]..target_start[i + 1]]`.
+    targets: Vec<Target>,
+    target_start: Vec<u32>,
     /// `(key, surface)`, sorted by key: the deletion index.
     fuzzy: Vec<(u64, u32)>,
 }
@@ -151,67 +170,108 @@ pub struct Lexicon {
 /// Collects surfaces before the lexicon is built.
 #[derive(Default)]
 pub struct LexiconBuilder {
-    surfaces: HashMap<Vec<char>, usize>,
-    list: Vec<(Vec<char>, Vec<Target>)>,
+    text: Vec<char>,
+    spans: Vec<(u32, u32)>,
+    /// Key of a surface → its index (a colliding key is re-probed with the next key).
+    index: IntMap<u32>,
+    /// `(surface, target)` in the order added.
+    pairs: Vec<(u32, Target)>,
 }
 
 impl LexiconBuilder {
     /// Adds a surface for a target. A target added twice under one surface is kept once, in
     /// its best form.
-    pub fn add(&mut self, surface: Vec<char>, target: Target) {
+    pub fn add(&mut self, surface: &[char], target: Target) {
         if surface.is_empty() {
             return;
         }
-        let i = match self.surfaces.get(&surface) {
-            Some(&i) => i,
-            None => {
-                self.surfaces.insert(surface.clone(), self.list.len());
-                self.list.push((surface, Vec::new()));
-                self.list.len() - 1
+        let mut key = mix(surface.iter().fold(0u64, |h, &c| h.wrapping_mul(P).wrapping_add(c as u64 + 1)), 0);
+        let id = loop {
+            match self.index.get(&key) {
+                Some(&i) => {
+                    let (a, b) = self.spans[i as usize];
+                    if &self.text[a as usize..b as usize] == surface {
+                        break i;
+                    }
+                    key = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                }
+                None => {
+                    let i = self.spans.len() as u32;
+                    let start = self.text.len() as u32;
+                    self.text.extend_from_slice(surface);
+                    self.spans.push((start, self.text.len() as u32));
+                    self.index.insert(key, i);
+                    break i;
+                }
             }
         };
-        let targets = &mut self.list[i].1;
-        match targets.iter_mut().find(|t| t.kind == target.kind && t.id == target.id) {
-            Some(t) if target.form.quality() > t.form.quality() => t.form = target.form,
-            Some(_) => {}
-            None => targets.push(target),
-        }
+        self.pairs.push((id, target));
     }
 
     /// Builds the trie and the fuzzy index.
     pub fn build(self) -> Lexicon {
-        let mut lex = Lexicon { terminal: vec![u32::MAX], ..Lexicon::default() };
-        let total: usize = self.list.iter().map(|(s, _)| s.len()).sum();
-        lex.text.reserve(total);
-        lex.edges.reserve(total);
-        let mut fuzzy = Vec::with_capacity(total + self.list.len());
-        for (si, (surface, targets)) in self.list.into_iter().enumerate() {
-            let si = si as u32;
-            let start = lex.text.len() as u32;
-            lex.text.extend_from_slice(&surface);
-            lex.spans.push((start, lex.text.len() as u32));
-            lex.targets.push(targets);
-            let mut node = 0u32;
-            for &c in &surface {
-                let next = lex.terminal.len() as u32;
-                let child = *lex.edges.entry(edge_key(node, c)).or_insert(next);
-                if child == next {
-                    lex.terminal.push(u32::MAX);
-                }
-                node = child;
-            }
-            lex.terminal[node as usize] = si;
-            if surface.len() >= MIN_FUZZY_CHARS {
-                fuzzy.push((key_of(&surface, usize::MAX), si));
-                for skip in 0..surface.len() {
-                    fuzzy.push((key_of(&surface, skip), si));
+        let t0 = std::time::Instant::now();
+        let LexiconBuilder { text, spans, pairs, .. } = self;
+        let n = spans.len();
+        // Targets grouped by surface (counting sort), duplicates kept once in their best form.
+        let mut start = vec![0u32; n + 1];
+        for &(s, _) in &pairs {
+            start[s as usize + 1] += 1;
+        }
+        for i in 1..=n {
+            start[i] += start[i - 1];
+        }
+        let mut fill = start.clone();
+        let placeholder = Target { kind: NameKind::Filler, id: 0, form: Form::Full };
+        let mut grouped = vec![placeholder; pairs.len()];
+        for &(s, t) in &pairs {
+            grouped[fill[s as usize] as usize] = t;
+            fill[s as usize] += 1;
+        }
+        let mut targets = Vec::with_capacity(pairs.len());
+        let mut target_start = Vec::with_capacity(n + 1);
+        for s in 0..n {
+            target_start.push(targets.len() as u32);
+            let from = targets.len();
+            for &t in &grouped[start[s] as usize..start[s + 1] as usize] {
+                match targets[from..].iter_mut().find(|o: &&mut Target| o.kind == t.kind && o.id == t.id) {
+                    Some(o) if t.form.quality() > o.form.quality() => o.form = t.form,
+                    Some(_) => {}
+                    None => targets.push(t),
                 }
             }
         }
+        target_start.push(targets.len() as u32);
+
+        eprintln!("TIMING lex targets {:?}", t0.elapsed());
+        let mut edges: IntMap<u32> = IntMap::default();
+        edges.reserve(text.len());
+        let mut terminal = Vec::with_capacity(text.len() + 1);
+        terminal.push(u32::MAX);
+        let mut fuzzy = Vec::with_capacity(text.len() + n);
+        let mut keys = Vec::new();
+        for (si, &(a, b)) in spans.iter().enumerate() {
+            let surface = &text[a as usize..b as usize];
+            let mut node = 0u32;
+            for &c in surface {
+                let next = terminal.len() as u32;
+                let child = *edges.entry(edge_key(node, c)).or_insert(next);
+                if child == next {
+                    terminal.push(u32::MAX);
+                }
+                node = child;
+            }
+            terminal[node as usize] = si as u32;
+            if surface.len() >= MIN_FUZZY_CHARS {
+                keys_of(surface, &mut keys);
+                fuzzy.extend(keys.iter().map(|&k| (k, si as u32)));
+            }
+        }
+        eprintln!("TIMING lex trie+keys {:?} ({} edges, {} keys)", t0.elapsed(), edges.len(), fuzzy.len());
         fuzzy.sort_unstable();
         fuzzy.dedup();
-        lex.fuzzy = fuzzy;
-        lex
+        eprintln!("TIMING lex sorted {:?}", t0.elapsed());
+        Lexicon { edges, terminal, text, spans, targets, target_start, fuzzy }
     }
 }
 
@@ -265,13 +325,14 @@ impl Lexicon {
                 }
             }
         };
-        probe(key_of(query, usize::MAX));
-        for skip in 0..query.len() {
+        let mut keys = Vec::with_capacity(query.len() + 1);
+        keys_of(query, &mut keys);
+        for (i, &k) in keys.iter().enumerate() {
             // Deleting either of two equal neighbours gives the same key: probe once.
-            if skip > 0 && query[skip] == query[skip - 1] {
+            if i >= 2 && query[i - 1] == query[i - 2] {
                 continue;
             }
-            probe(key_of(query, skip));
+            probe(k);
         }
         out.sort_by_key(|h| (h.distance, h.surface));
     }
@@ -286,7 +347,8 @@ impl Lexicon {
     /// The targets of a surface.
     #[inline]
     pub fn targets(&self, s: u32) -> &[Target] {
-        &self.targets[s as usize]
+        let s = s as usize;
+        &self.targets[self.target_start[s] as usize..self.target_start[s + 1] as usize]
     }
 
     /// Number of surfaces.
@@ -311,7 +373,7 @@ mod tests {
     fn lexicon(names: &[&str]) -> Lexicon {
         let mut b = LexiconBuilder::default();
         for (i, n) in names.iter().enumerate() {
-            b.add(chars(n), Target { kind: NameKind::Road, id: i as u32, form: Form::Full });
+            b.add(&chars(n), Target { kind: NameKind::Road, id: i as u32, form: Form::Full });
         }
         b.build()
     }
@@ -324,6 +386,17 @@ mod tests {
         assert_eq!(within_one_edit(&chars("准噶尔路"), &chars("准噶尔路")), Some(0));
         assert_eq!(within_one_edit(&chars("准噶尔路"), &chars("噶准尔路")), None, "a swap is two edits");
         assert_eq!(within_one_edit(&chars("阳光小区"), &chars("月光小去")), None);
+    }
+
+    #[test]
+    fn deletion_keys_match_the_keys_of_the_shorter_string() {
+        let mut long = Vec::new();
+        let mut short = Vec::new();
+        keys_of(&chars("准噶尔路"), &mut long);
+        for (i, without) in ["噶尔路", "准尔路", "准噶路", "准噶尔"].iter().enumerate() {
+            keys_of(&chars(without), &mut short);
+            assert_eq!(long[i + 1], short[0], "deleting character {i} gives the key of {without}");
+        }
     }
 
     #[test]

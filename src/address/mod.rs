@@ -140,52 +140,104 @@ fn road_core(name: &str) -> Option<&str> {
 const FILLERS: &[&str] =
     &["附近", "旁边", "对面", "门口", "楼下", "地址", "住址", "家庭住址", "现住址", "位于", "境内"];
 
+/// Position of a feature by id in a layer sorted by id: a direct table when the ids are dense
+/// (as stores number them), a binary search otherwise.
+struct PositionById {
+    table: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl PositionById {
+    fn new(ids: impl Iterator<Item = u32>) -> PositionById {
+        let ids: Vec<u32> = ids.collect();
+        let max = ids.last().copied().unwrap_or(0) as usize;
+        if max > 4 * ids.len() + 1024 {
+            return PositionById { table: Vec::new(), ids };
+        }
+        let mut table = vec![NONE; max + 1];
+        for (i, &id) in ids.iter().enumerate() {
+            table[id as usize] = i as u32;
+        }
+        PositionById { table, ids: Vec::new() }
+    }
+
+    fn get(&self, id: u32) -> Option<u32> {
+        if self.ids.is_empty() {
+            self.table.get(id as usize).copied().filter(|&p| p != NONE)
+        } else {
+            self.ids.binary_search(&id).ok().map(|p| p as u32)
+        }
+    }
+}
+
+/// The lexicon of every name in `data` (see the module docs); `road_names` by road id.
+fn build_lexicon(data: &Dataset, road_names: &[&str]) -> Lexicon {
+    let t0 = std::time::Instant::now();
+    let mut lex = LexiconBuilder::default();
+    let add = |lex: &mut LexiconBuilder, s: &str, kind: NameKind, id: u32, form: Form| {
+        let chars = normalize_name(s);
+        let arabic = arabic_numerals(&chars);
+        // Not for a road without its type: in 塔河25号 the digits are the door number, so
+        // 塔河二 (塔河二路) must not be written 塔河2.
+        if arabic != chars && form != Form::NoSuffix {
+            lex.add(&arabic, Target { kind, id, form: if form == Form::Full { Form::Variant } else { form } });
+        }
+        lex.add(&chars, Target { kind, id, form });
+    };
+
+    // The admin prefix.
+    for c in ["中国", "中华人民共和国"] {
+        add(&mut lex, c, NameKind::Country, 0, Form::Full);
+    }
+    let (province, city) = split_prefix(&data.district.prefix);
+    for (name, kind) in
+        [(province, NameKind::Province), (city, NameKind::City), (Some(data.district.name.as_str()), NameKind::District)]
+    {
+        let Some(name) = name else { continue };
+        add(&mut lex, name, kind, 0, Form::Full);
+        if let Some(short) = short_admin(name) {
+            add(&mut lex, short, kind, 0, Form::Variant);
+            if kind == NameKind::Province {
+                add(&mut lex, &format!("{short}自治区"), kind, 0, Form::Variant);
+            }
+        }
+    }
+    for (i, s) in data.subdistricts.iter().enumerate() {
+        add(&mut lex, &s.name, NameKind::Subdistrict, i as u32, Form::Full);
+    }
+    for (i, c) in data.communities.iter().enumerate() {
+        add(&mut lex, &c.name, NameKind::Community, i as u32, Form::Full);
+    }
+    for f in FILLERS {
+        add(&mut lex, f, NameKind::Filler, 0, Form::Full);
+    }
+    for (id, name) in road_names.iter().enumerate() {
+        add(&mut lex, name, NameKind::Road, id as u32, Form::Full);
+        if let Some(core) = road_core(name) {
+            add(&mut lex, core, NameKind::Road, id as u32, Form::NoSuffix);
+        }
+    }
+    // Compounds, with the school names that repeat the city also written without it.
+    let city_forms: Vec<&str> = city.into_iter().flat_map(|c| [Some(c), short_admin(c)]).flatten().collect();
+    for (i, c) in data.compounds.iter().enumerate() {
+        add(&mut lex, &c.name, NameKind::Compound, i as u32, Form::Full);
+        if let Some(rest) = city_forms.iter().find_map(|city| c.name.strip_prefix(city)) {
+            if rest.chars().count() >= 3 {
+                add(&mut lex, rest, NameKind::Compound, i as u32, Form::Variant);
+            }
+        }
+    }
+    eprintln!("TIMING lexicon adds {:?}", t0.elapsed());
+    let l = lex.build();
+    eprintln!("TIMING lexicon built {:?}", t0.elapsed());
+    l
+}
+
 impl Gazetteer {
     /// Builds the gazetteer from a dataset (EPSG:4326 coordinates) whose layers are sorted by id
     /// and regions by code, as [`Snapshot::build`](crate::index::Snapshot::build) leaves them.
     /// Linear in the size of the data but for two sorts; no geometry beyond bounding boxes.
     pub fn build(data: &Dataset) -> Gazetteer {
-        let mut lex = LexiconBuilder::default();
-        let add = |lex: &mut LexiconBuilder, s: &str, kind: NameKind, id: u32, form: Form| {
-            let chars = normalize_name(s);
-            let arabic = arabic_numerals(&chars);
-            // Not for a road without its type: in 塔河25号 the digits are the door number, so
-            // 塔河二 (塔河二路) must not be written 塔河2.
-            if arabic != chars && form != Form::NoSuffix {
-                lex.add(arabic, Target { kind, id, form: if form == Form::Full { Form::Variant } else { form } });
-            }
-            lex.add(chars, Target { kind, id, form });
-        };
-
-        // The admin prefix.
-        for c in ["中国", "中华人民共和国"] {
-            add(&mut lex, c, NameKind::Country, 0, Form::Full);
-        }
-        let (province, city) = split_prefix(&data.district.prefix);
-        for (name, kind) in [
-            (province, NameKind::Province),
-            (city, NameKind::City),
-            (Some(data.district.name.as_str()), NameKind::District),
-        ] {
-            let Some(name) = name else { continue };
-            add(&mut lex, name, kind, 0, Form::Full);
-            if let Some(short) = short_admin(name) {
-                add(&mut lex, short, kind, 0, Form::Variant);
-                if kind == NameKind::Province {
-                    add(&mut lex, &format!("{short}自治区"), kind, 0, Form::Variant);
-                }
-            }
-        }
-        for (i, s) in data.subdistricts.iter().enumerate() {
-            add(&mut lex, &s.name, NameKind::Subdistrict, i as u32, Form::Full);
-        }
-        for (i, c) in data.communities.iter().enumerate() {
-            add(&mut lex, &c.name, NameKind::Community, i as u32, Form::Full);
-        }
-        for f in FILLERS {
-            add(&mut lex, f, NameKind::Filler, 0, Form::Full);
-        }
-
         // Roads, numbered in order of first appearance.
         let mut road_ids: HashMap<&str, u32> = HashMap::new();
         let mut building_roads = Vec::with_capacity(data.buildings.len());
@@ -198,28 +250,26 @@ impl Gazetteer {
         for (&name, &id) in &road_ids {
             road_names[id as usize] = name;
         }
-        for (id, name) in road_names.iter().enumerate() {
-            add(&mut lex, name, NameKind::Road, id as u32, Form::Full);
-            if let Some(core) = road_core(name) {
-                add(&mut lex, core, NameKind::Road, id as u32, Form::NoSuffix);
-            }
-        }
+        // The lexicon and the address tables are independent and about equally costly in a big
+        // city: build them side by side.
+        std::thread::scope(|scope| {
+            let lexicon = std::thread::Builder::new()
+                .name("gazetteer-lexicon".into())
+                .spawn_scoped(scope, || build_lexicon(data, &road_names));
+            let mut gaz = Gazetteer::build_tables(data, &road_names, &building_roads);
+            gaz.lexicon = match lexicon {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => build_lexicon(data, &road_names),
+            };
+            gaz
+        })
+    }
 
-        // Compounds, with the school names that repeat the city also written without it.
-        let city_forms: Vec<&str> = city.into_iter().flat_map(|c| [Some(c), short_admin(c)]).flatten().collect();
-        for (i, c) in data.compounds.iter().enumerate() {
-            add(&mut lex, &c.name, NameKind::Compound, i as u32, Form::Full);
-            for city in &city_forms {
-                if let Some(rest) = c.name.strip_prefix(city) {
-                    if rest.chars().count() >= 3 {
-                        add(&mut lex, rest, NameKind::Compound, i as u32, Form::Variant);
-                    }
-                }
-            }
-        }
-
+    /// Everything but the lexicon: roads, doors, compounds, buildings, entrances, the reverse grid.
+    fn build_tables(data: &Dataset, road_names: &[&str], building_roads: &[u32]) -> Gazetteer {
+        let t0 = std::time::Instant::now();
         // Buildings, and the compounds and doors they make.
-        let compound_pos = |id: u32| data.compounds.binary_search_by_key(&id, |c| c.id).ok();
+        let compound_of = PositionById::new(data.compounds.iter().map(|c| c.id));
         let community_pos = |code: &crate::model::Code| {
             data.communities.binary_search_by(|r| r.code.cmp(code)).map_or(NONE, |i| i as u32)
         };
@@ -238,7 +288,7 @@ impl Gazetteer {
         let mut doors: Vec<(u32, u32, AtDoor)> = Vec::with_capacity(data.buildings.len());
         for (bi, b) in data.buildings.iter().enumerate() {
             let (road, door) = (building_roads[bi], b.address.door_number);
-            let compound = b.compound_id.and_then(compound_pos).map_or(NONE, |c| c as u32);
+            let compound = b.compound_id.and_then(|id| compound_of.get(id)).unwrap_or(NONE);
             let number = b.address.building_number.unwrap_or(NONE);
             buildings.push(BuildingEntry { road, door, compound, number });
             if compound == NONE {
@@ -288,29 +338,35 @@ impl Gazetteer {
             roads[r as usize].doors = (start, door_entries.len() as u32);
         }
 
-        // Entrances by building, in unit order.
-        let mut by_building: Vec<(u32, u32, u32)> = data
-            .entrances
-            .iter()
-            .enumerate()
-            .filter_map(|(ei, e)| {
-                let b = data.buildings.binary_search_by_key(&e.building_id, |b| b.id).ok()?;
-                Some((b as u32, e.unit, ei as u32))
-            })
-            .collect();
-        by_building.sort_unstable();
+        // Entrances by building, in unit order: a counting sort by building, then each
+        // building's few entrances by unit (a sort of millions of entrances would dominate).
+        let building_of = PositionById::new(data.buildings.iter().map(|b| b.id));
+        let owners: Vec<u32> = data.entrances.iter().map(|e| building_of.get(e.building_id).unwrap_or(NONE)).collect();
         let mut entrance_start = vec![0u32; data.buildings.len() + 1];
-        for &(b, _, _) in &by_building {
+        for &b in owners.iter().filter(|&&b| b != NONE) {
             entrance_start[b as usize + 1] += 1;
         }
         for i in 1..entrance_start.len() {
             entrance_start[i] += entrance_start[i - 1];
         }
-        let entrances = by_building.iter().map(|&(_, _, e)| e).collect();
+        let mut fill = entrance_start.clone();
+        let mut entrances = vec![0u32; entrance_start[data.buildings.len()] as usize];
+        for (ei, &b) in owners.iter().enumerate().filter(|(_, &b)| b != NONE) {
+            entrances[fill[b as usize] as usize] = ei as u32;
+            fill[b as usize] += 1;
+        }
+        for b in 0..data.buildings.len() {
+            let list = &mut entrances[entrance_start[b] as usize..entrance_start[b + 1] as usize];
+            if list.len() > 1 {
+                list.sort_unstable_by_key(|&e| (data.entrances[e as usize].unit, e));
+            }
+        }
 
+        eprintln!("TIMING tables {:?}", t0.elapsed());
         let (reverse, projection) = reverse::BuildingGrid::build(&data.buildings);
+        eprintln!("TIMING reverse {:?}", t0.elapsed());
         Gazetteer {
-            lexicon: lex.build(),
+            lexicon: Lexicon::default(),
             roads,
             doors: door_entries,
             compounds,

@@ -665,7 +665,7 @@ mod tests {
     /// A small lexicon shaped like the Karamay data.
     fn lexicon() -> Lexicon {
         let mut b = LexiconBuilder::default();
-        let mut add = |s: &str, kind, id, form| b.add(s.chars().collect(), Target { kind, id, form });
+        let mut add = |s: &str, kind, id, form| b.add(&s.chars().collect::<Vec<_>>(), Target { kind, id, form });
         add("新疆维吾尔自治区", NameKind::Province, 0, Form::Full);
         add("新疆", NameKind::Province, 0, Form::Variant);
         add("克拉玛依市", NameKind::City, 0, Form::Full);

@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod params;
 pub mod reach;
 pub mod regions;
+pub mod tiles;
 pub mod web;
 
 pub use error::ApiError;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json));
     api.merge(geocode::routes())
         .merge(reach::routes())
+        .merge(tiles::routes())
         .merge(web::routes())
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

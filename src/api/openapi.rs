@@ -52,7 +52,7 @@ fn region_path(level: &str, digits: &str) -> Value {
 /// The OpenAPI document.
 pub fn document() -> Value {
     let mut doc = core_document();
-    for extra in [super::geocode::openapi_paths(), super::reach::openapi_paths()] {
+    for extra in [super::geocode::openapi_paths(), super::reach::openapi_paths(), super::tiles::openapi_paths()] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), extra) {
             paths.extend(more);
         }

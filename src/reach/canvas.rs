@@ -101,13 +101,16 @@ impl Pending {
             })
         } else {
             (bx0..=bx1).any(|bx| {
-                (by0..=by1).any(|by| {
-                    self.blocks.contains_key(&key(bx, by)) && near(&block_rect(bx, by)) && cell_hit(bx, by)
-                })
+                (by0..=by1)
+                    .any(|by| self.blocks.contains_key(&key(bx, by)) && near(&block_rect(bx, by)) && cell_hit(bx, by))
             })
         }
     }
 }
+
+/// Who owns which sample cells: rings per owner id, and the exact owner of a point (for
+/// centres on an outline).
+pub(crate) type Owners<'a> = (&'a [(u32, Vec<Vec<P>>)], &'a dyn Fn(P) -> Option<u32>);
 
 /// A raster of sample points and a list of doors, each marked when reached.
 pub(crate) struct Canvas {
@@ -134,12 +137,20 @@ pub(crate) struct Canvas {
     /// Per compound room: the span of raster cells its wall's box covers.
     room_span: IntMap<u32, (i64, i64, i64, i64)>,
     pending: Pending,
+    /// Outside sample cells and points beyond the spatial hash (where no obstacle stands, so no
+    /// sweep visits them): tested one by one.
+    beyond_cells: Vec<usize>,
+    beyond_points: Vec<u32>,
 }
 
-/// Calls `f(i, j)` (absolute raster indices within the span) for every cell whose centre lies
-/// inside the rings (even-odd rule; a centre exactly on an edge counts for the side to its
-/// upper right).
-fn scan_fill(rings: &[&[P]], c: f64, span: (i64, i64, i64, i64), mut f: impl FnMut(i64, i64)) {
+/// Centres closer than this to an outline (metres) are classified by the exact point queries
+/// instead of the scanline, so that a centre on an edge gets the same answer as a point query.
+const EDGE_EPS_M: f64 = 1e-6;
+
+/// Calls `f(i, j, sure)` (absolute raster indices within the span) for every cell whose centre
+/// lies inside the rings (even-odd rule), with `sure` false for centres within
+/// [`EDGE_EPS_M`] of the outline (those may be inside or not; the caller decides exactly).
+fn scan_fill(rings: &[&[P]], c: f64, span: (i64, i64, i64, i64), mut f: impl FnMut(i64, i64, bool)) {
     let bb = rings.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, r| {
         let q = super::geom::bbox(r);
         [b[0].min(q[0]), b[1].min(q[1]), b[2].max(q[2]), b[3].max(q[3])]
@@ -147,11 +158,20 @@ fn scan_fill(rings: &[&[P]], c: f64, span: (i64, i64, i64, i64), mut f: impl FnM
     if !bb[0].is_finite() {
         return;
     }
-    let j_lo = ((bb[1] / c - 0.5).ceil() as i64).max(span.1);
-    let j_hi = ((bb[3] / c - 0.5).floor() as i64).min(span.3);
+    let j_lo = ((bb[1] / c - 0.5).floor() as i64).max(span.1);
+    let j_hi = ((bb[3] / c - 0.5).ceil() as i64).min(span.3);
+    let (i_lo_all, i_hi_all) =
+        (((bb[0] / c - 0.5).floor() as i64).max(span.0), ((bb[2] / c - 0.5).ceil() as i64).min(span.2));
     let mut xs: Vec<f64> = Vec::new();
     for j in j_lo..=j_hi {
         let y = (j as f64 + 0.5) * c;
+        // A vertex on the row: the whole row is decided exactly.
+        if rings.iter().any(|r| r.iter().any(|v| (v[1] - y).abs() <= EDGE_EPS_M)) {
+            for i in i_lo_all..=i_hi_all {
+                f(i, j, false);
+            }
+            continue;
+        }
         xs.clear();
         for r in rings {
             let n = r.len();
@@ -167,29 +187,46 @@ fn scan_fill(rings: &[&[P]], c: f64, span: (i64, i64, i64, i64), mut f: impl FnM
             let i_lo = ((pair[0] / c - 0.5).ceil() as i64).max(span.0);
             let i_hi = ((pair[1] / c - 0.5).ceil() as i64 - 1).min(span.2);
             for i in i_lo..=i_hi {
-                f(i, j);
+                f(i, j, true);
+            }
+        }
+        // Centres right on a crossing.
+        for &x in &xs {
+            let i = (x / c - 0.5).round() as i64;
+            if i >= span.0 && i <= span.2 && ((i as f64 + 0.5) * c - x).abs() <= EDGE_EPS_M {
+                f(i, j, false);
             }
         }
     }
 }
 
 impl Canvas {
-    /// A canvas over `bbox` (local metres) with cells of `cell_m`. With `owners`, only the
-    /// cells whose centres lie in an owner's rings are sample points, owned by it; without,
-    /// every cell is, owned by 0. The doors of every building a sample point falls in are added.
-    pub fn new(w: &World, bbox: [f64; 4], cell_m: f64, owners: Option<&[(u32, Vec<Vec<P>>)]>) -> Canvas {
+    /// A canvas over `bbox` (local metres) with cells of `cell_m`. With `owners` (rings per
+    /// owner, and the exact owner of a point, used for centres on an outline), only the cells
+    /// whose centres lie in an owner's rings are sample points, owned by it; without, every cell
+    /// is, owned by 0. The doors of every building a sample point falls in are added.
+    pub fn new(w: &World, bbox: [f64; 4], cell_m: f64, owners: Option<Owners>) -> Canvas {
         let (i0, j0) = ((bbox[0] / cell_m).floor() as i64, (bbox[1] / cell_m).floor() as i64);
         let (i1, j1) = ((bbox[2] / cell_m).floor() as i64, (bbox[3] / cell_m).floor() as i64);
         let (ni, nj) = ((i1 - i0 + 1).max(0) as usize, (j1 - j0 + 1).max(0) as usize);
         let span = (i0, j0, i1, j1);
         let mut owner = vec![if owners.is_some() { NOT_TARGET } else { 0 }; ni * nj];
         let at = |i: i64, j: i64| (j - j0) as usize * ni + (i - i0) as usize;
-        if let Some(owners) = owners {
+        let centre = |i: i64, j: i64| [(i as f64 + 0.5) * cell_m, (j as f64 + 0.5) * cell_m];
+        if let Some((owners, exact)) = owners {
             for (id, rings) in owners {
                 let refs: Vec<&[P]> = rings.iter().map(Vec::as_slice).collect();
-                scan_fill(&refs, cell_m, span, |i, j| owner[at(i, j)] = *id);
+                scan_fill(&refs, cell_m, span, |i, j, sure| {
+                    let k = at(i, j);
+                    if sure {
+                        owner[k] = *id;
+                    } else {
+                        owner[k] = exact(centre(i, j)).unwrap_or(NOT_TARGET);
+                    }
+                });
             }
         }
+        let mut unsure: Vec<usize> = Vec::new();
         let mut kind: Vec<u32> = owner.iter().map(|&o| if o == NOT_TARGET { NOT_TARGET } else { OUTSIDE }).collect();
         let mut canvas = Canvas {
             cell_m,
@@ -208,6 +245,8 @@ impl Canvas {
             points_by_room: IntMap::default(),
             room_span: IntMap::default(),
             pending: Pending::default(),
+            beyond_cells: Vec::new(),
+            beyond_points: Vec::new(),
         };
         if ni == 0 || nj == 0 {
             canvas.kind = kind;
@@ -233,10 +272,14 @@ impl Canvas {
                 continue;
             }
             let room = p.room;
-            scan_fill(&[&p.ring], cell_m, span, |i, j| {
+            scan_fill(&[&p.ring], cell_m, span, |i, j, sure| {
                 let k = at(i, j);
                 if kind[k] != NOT_TARGET {
-                    kind[k] = room;
+                    if sure {
+                        kind[k] = room;
+                    } else {
+                        unsure.push(k);
+                    }
                 }
             });
             let (ra, rb) = ((p.bbox[0] / cell_m).floor() as i64, (p.bbox[1] / cell_m).floor() as i64);
@@ -248,23 +291,45 @@ impl Canvas {
         for &bi in &buildings {
             let p = &w.polys[bi as usize];
             let mut any = false;
-            scan_fill(&[&p.ring], cell_m, span, |i, j| {
+            scan_fill(&[&p.ring], cell_m, span, |i, j, sure| {
                 let k = at(i, j);
                 if kind[k] != NOT_TARGET {
-                    kind[k] = IN_BUILDING | bi;
-                    any = true;
+                    if sure {
+                        kind[k] = IN_BUILDING | bi;
+                        any = true;
+                    } else {
+                        unsure.push(k);
+                    }
                 }
             });
             if any {
                 with_cells.push(bi);
             }
         }
+        // Centres on a wall or a building's outline: exactly as a point query sees them.
+        for k in unsure {
+            let q = centre(i0 + (k % ni) as i64, j0 + (k / ni) as i64);
+            let room = w.room_of(q);
+            kind[k] = match w.building_at(room, q) {
+                Some(b) => {
+                    with_cells.push(b);
+                    IN_BUILDING | b
+                }
+                None => room,
+            };
+        }
+        with_cells.sort_unstable();
+        with_cells.dedup();
         for j in 0..nj {
             for i in 0..ni {
                 let kd = kind[j * ni + i];
                 if kd != NOT_TARGET && kd & IN_BUILDING == 0 {
-                    let c = [(i0 + i as i64) as f64 + 0.5, (j0 + j as i64) as f64 + 0.5];
-                    canvas.pending.add(w, [c[0] * cell_m, c[1] * cell_m], kd);
+                    let c = [((i0 + i as i64) as f64 + 0.5) * cell_m, ((j0 + j as i64) as f64 + 0.5) * cell_m];
+                    canvas.pending.add(w, c, kd);
+                    let (cx, cy) = w.grid.cell_of(c);
+                    if kd == OUTSIDE && w.grid.index(cx, cy).is_none() {
+                        canvas.beyond_cells.push(j * ni + i);
+                    }
                 }
             }
         }
@@ -296,8 +361,9 @@ impl Canvas {
         self.slot_door.push(NONE);
         if room == OUTSIDE {
             let (cx, cy) = w.grid.cell_of(p);
-            if let Some(c) = w.grid.index(cx, cy) {
-                self.points_by_cell.entry(c as u32).or_default().push(slot);
+            match w.grid.index(cx, cy) {
+                Some(c) => self.points_by_cell.entry(c as u32).or_default().push(slot),
+                None => self.beyond_points.push(slot),
             }
         } else {
             self.points_by_room.entry(room).or_default().push(slot);
@@ -337,6 +403,24 @@ impl Canvas {
         let c = self.cell_m;
         let ok = |q: P| dist(o, q) <= r_m && cone.as_ref().is_none_or(|k| k.admits(q));
         let (i0, j0, ni) = (self.i0, self.j0, self.ni);
+        if room == OUTSIDE && !(self.beyond_cells.is_empty() && self.beyond_points.is_empty()) {
+            let mut vis = Visibility::new(w, o, OUTSIDE);
+            for &k in &self.beyond_cells {
+                let (i, j) = (i0 + (k % ni) as i64, j0 + (k / ni) as i64);
+                let q = [(i as f64 + 0.5) * c, (j as f64 + 0.5) * c];
+                if !self.covered[k] && ok(q) && vis.sees(q) {
+                    self.covered[k] = true;
+                    self.pending.remove(w, q, OUTSIDE);
+                }
+            }
+            for &s in &self.beyond_points {
+                let q = self.points[s as usize].0;
+                if !self.point_covered[s as usize] && ok(q) && vis.sees(q) {
+                    self.point_covered[s as usize] = true;
+                    self.pending.remove(w, q, OUTSIDE);
+                }
+            }
+        }
         let nj = self.nj as i64;
         let (kind, covered) = (&self.kind, &mut self.covered);
         let (points, point_covered) = (&self.points, &mut self.point_covered);
@@ -409,9 +493,7 @@ impl Canvas {
                 continue;
             }
             let b = kd & !IN_BUILDING;
-            let hit = *reached
-                .entry(b)
-                .or_insert_with(|| w.doors_of_poly(b).any(|d| self.door_reached(d as u32)));
+            let hit = *reached.entry(b).or_insert_with(|| w.doors_of_poly(b).any(|d| self.door_reached(d as u32)));
             if hit {
                 self.covered[k] = true;
             }

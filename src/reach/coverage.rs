@@ -98,6 +98,15 @@ struct GridResult {
     uncovered: Vec<(DoorKey, u32)>,
 }
 
+/// A grid to compute: its position among the region's grids, its cache key, its rings and box
+/// (local metres).
+struct Missing {
+    pos: usize,
+    key: u64,
+    rings: Vec<Vec<P>>,
+    bbox: [f64; 4],
+}
+
 /// The coverage of a region at one limit and time.
 #[derive(Debug, Clone)]
 pub struct Coverage {
@@ -195,11 +204,20 @@ fn responders_in(idx: &ReachIndex, b: &[f64; 4]) -> Vec<usize> {
     let env = rstar::AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
     let mut v: Vec<usize> = idx.responder_tree.locate_in_envelope(&env).map(|e| e.data as usize).collect();
     v.sort_unstable();
+    v.dedup();
     v
 }
 
 /// The content digest of everything that can change grid `g`'s result (see the module doc).
-fn grid_key(idx: &ReachIndex, snap: &Snapshot, g: usize, minutes: u32, at: TimeOfDay, rings: &[Vec<P>], bb: [f64; 4]) -> u64 {
+fn grid_key(
+    idx: &ReachIndex,
+    snap: &Snapshot,
+    g: usize,
+    minutes: u32,
+    at: TimeOfDay,
+    rings: &[Vec<P>],
+    bb: [f64; 4],
+) -> u64 {
     let w = &idx.net.world;
     let limit_s = minutes as f64 * 60.0;
     let reach = idx.config.max_budget_m(limit_s).max(0.0) + 2.0 * idx.config.coverage_cell_m;
@@ -248,6 +266,15 @@ fn grid_key(idx: &ReachIndex, snap: &Snapshot, g: usize, minutes: u32, at: TimeO
     h.finish()
 }
 
+/// Whether [`coverage_with`] may take grid results from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Take what is cached, compute and store the rest.
+    Use,
+    /// Compute every grid and store nothing (for benchmarks and cross-checks).
+    Bypass,
+}
+
 /// Coverage of `region` (a district, subdistrict, community or grid code) by the responders on
 /// duty at `at` within `minutes`; with `blind_spots`, the uncovered places as polygons.
 pub fn coverage(
@@ -257,26 +284,41 @@ pub fn coverage(
     at: TimeOfDay,
     blind_spots: bool,
 ) -> Result<Coverage, ReachError> {
+    coverage_with(snap, region, minutes, at, blind_spots, CacheUse::Use)
+}
+
+/// [`coverage`], choosing whether to use the cache.
+pub fn coverage_with(
+    snap: &Snapshot,
+    region: &Code,
+    minutes: u32,
+    at: TimeOfDay,
+    blind_spots: bool,
+    cache_use: CacheUse,
+) -> Result<Coverage, ReachError> {
     let idx = &snap.reach;
     idx.limit_s(minutes)?;
     let grids = region_grids(snap, region)?;
     let mut results: Vec<Option<Arc<GridResult>>> = vec![None; grids.len()];
-    let mut missing: Vec<(usize, u64, Vec<Vec<P>>, [f64; 4])> = Vec::new();
+    let mut missing: Vec<Missing> = Vec::new();
     for (k, &g) in grids.iter().enumerate() {
         let (rings, bb) = grid_rings(idx, snap, g);
         let key = grid_key(idx, snap, g, minutes, at, &rings, bb);
-        match cache_get(key) {
+        let cached = if cache_use == CacheUse::Use { cache_get(key) } else { None };
+        match cached {
             Some(r) => results[k] = Some(r),
-            None => missing.push((k, key, rings, bb)),
+            None => missing.push(Missing { pos: k, key, rings, bbox: bb }),
         }
     }
     let computed = missing.len();
     if !missing.is_empty() {
         let fresh = compute(snap, &grids, &missing, minutes, at);
-        for ((k, key, _, _), r) in missing.iter().zip(fresh) {
+        for (m, r) in missing.iter().zip(fresh) {
             let r = Arc::new(r);
-            cache_put(*key, r.clone());
-            results[*k] = Some(r);
+            if cache_use == CacheUse::Use {
+                cache_put(m.key, r.clone());
+            }
+            results[m.pos] = Some(r);
         }
     }
     let mut totals = Shares::default();
@@ -327,7 +369,7 @@ fn trace_runs(idx: &ReachIndex, runs: &[(i64, i64, i64)], cell: f64) -> MultiPol
 fn compute(
     snap: &Snapshot,
     grids: &[usize],
-    missing: &[(usize, u64, Vec<Vec<P>>, [f64; 4])],
+    missing: &[Missing],
     minutes: u32,
     at: TimeOfDay,
 ) -> Vec<GridResult> {
@@ -336,13 +378,17 @@ fn compute(
     let cell = idx.config.coverage_cell_m;
     let limit_s = minutes as f64 * 60.0;
     let bbox = missing.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, m| {
-        [b[0].min(m.3[0]), b[1].min(m.3[1]), b[2].max(m.3[2]), b[3].max(m.3[3])]
+        [b[0].min(m.bbox[0]), b[1].min(m.bbox[1]), b[2].max(m.bbox[2]), b[3].max(m.bbox[3])]
     });
-    let owners: Vec<(u32, Vec<Vec<P>>)> = missing.iter().enumerate().map(|(s, m)| (s as u32, m.2.clone())).collect();
-    let mut canvas = Canvas::new(w, bbox, cell, Some(&owners));
+    // Which grid (slot) each cell, building, entrance and gate of the batch belongs to.
+    let slot_of: IntMap<usize, u32> = missing.iter().enumerate().map(|(s, m)| (grids[m.pos], s as u32)).collect();
+    let owners: Vec<(u32, Vec<Vec<P>>)> = missing.iter().enumerate().map(|(s, m)| (s as u32, m.rings.clone())).collect();
+    let exact = |q: P| {
+        let (lon, lat) = idx.projection.to_lon_lat(q[0], q[1]);
+        snap.locate(lon, lat).and_then(|l| slot_of.get(&l.grid).copied())
+    };
+    let mut canvas = Canvas::new(w, bbox, cell, Some((&owners, &exact)));
 
-    // Which grid (slot) each building, entrance and gate of the batch belongs to.
-    let slot_of: IntMap<usize, u32> = missing.iter().enumerate().map(|(s, m)| (grids[m.0], s as u32)).collect();
     let (lo_lon, lo_lat) = idx.projection.to_lon_lat(bbox[0] - 1.0, bbox[1] - 1.0);
     let (hi_lon, hi_lat) = idx.projection.to_lon_lat(bbox[2] + 1.0, bbox[3] + 1.0);
     let rect = geo::Rect::new((lo_lon, lo_lat), (hi_lon, hi_lat));
@@ -402,7 +448,7 @@ fn compute(
         }
         for &(r, b) in sources {
             for e in &idx.responders[r].endpoints {
-                canvas.push(&idx.net, e.p, e.room, b - e.extra_m, None);
+                canvas.push(&idx.net, e.p, e.room, b, None);
             }
         }
     }
@@ -413,8 +459,9 @@ fn compute(
     canvas.resolve_buildings(w);
 
     // Tally per grid.
-    let mut results: Vec<GridResult> =
-        (0..missing.len()).map(|_| GridResult { shares: Shares::default(), blind_runs: Vec::new(), uncovered: Vec::new() }).collect();
+    let mut results: Vec<GridResult> = (0..missing.len())
+        .map(|_| GridResult { shares: Shares::default(), blind_runs: Vec::new(), uncovered: Vec::new() })
+        .collect();
     let area = cell * cell;
     for j in 0..canvas.nj {
         let mut run: Option<(u32, i64, i64)> = None;
@@ -515,7 +562,12 @@ fn merge(merged: &mut IntMap<u32, (f64, Option<Cone>)>, v: u32, left: f64, cone:
 impl ReachIndex {
     /// One budget search from several responders of `class` (each with its budget in metres):
     /// every node reached, with the metres left there and the cone it pushes into.
-    pub(crate) fn settle(&self, sources: &[(usize, f64)], class: Class, at: TimeOfDay) -> Vec<(u32, f64, Option<Cone>)> {
+    pub(crate) fn settle(
+        &self,
+        sources: &[(usize, f64)],
+        class: Class,
+        at: TimeOfDay,
+    ) -> Vec<(u32, f64, Option<Cone>)> {
         let mut seeds: Vec<(u32, f64, P)> = Vec::new();
         for &(r, b) in sources {
             // Costs are metres travelled minus the budget: one pass serves all budgets.

@@ -18,15 +18,18 @@ const TINY_T: f64 = 1e-9;
 /// > 0 when `c` is left of the directed line `a → b`, < 0 right, exactly 0 on it.
 #[inline]
 pub(crate) fn orient(a: P, b: P, c: P) -> f64 {
-    robust::orient2d(robust::Coord { x: a[0], y: a[1] }, robust::Coord { x: b[0], y: b[1] }, robust::Coord {
-        x: c[0],
-        y: c[1],
-    })
+    robust::orient2d(
+        robust::Coord { x: a[0], y: a[1] },
+        robust::Coord { x: b[0], y: b[1] },
+        robust::Coord { x: c[0], y: c[1] },
+    )
 }
 
 #[inline]
 pub(crate) fn dist(a: P, b: P) -> f64 {
-    (b[0] - a[0]).hypot(b[1] - a[1])
+    // Not `hypot`: coordinates are metres, far from overflow, and `hypot` is several times slower.
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    (dx * dx + dy * dy).sqrt()
 }
 
 #[inline]
@@ -44,11 +47,12 @@ pub(crate) fn bbox(pts: &[P]) -> [f64; 4] {
 /// Twice the signed area of a ring (positive when counter-clockwise).
 pub(crate) fn signed_area2(ring: &[P]) -> f64 {
     let n = ring.len();
-    (0..n).map(|i| {
-        let (a, b) = (ring[i], ring[(i + 1) % n]);
-        a[0] * b[1] - b[0] * a[1]
-    })
-    .sum()
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            a[0] * b[1] - b[0] * a[1]
+        })
+        .sum()
 }
 
 /// Whether `p` lies on the closed segment `a b`.
@@ -193,17 +197,6 @@ pub(crate) fn segment_meets(ring: &[P], a: P, b: P) -> Meets {
         }
     }
     out
-}
-
-/// Angle of `q - o` in `[0, 2π)`.
-#[inline]
-pub(crate) fn angle(o: P, q: P) -> f64 {
-    let a = (q[1] - o[1]).atan2(q[0] - o[0]);
-    if a < 0.0 {
-        a + std::f64::consts::TAU
-    } else {
-        a
-    }
 }
 
 /// Whether the ring is convex (counter-clockwise, collinear vertices allowed).

@@ -23,13 +23,13 @@ use super::sweep::{sweep_outside, Visibility};
 use super::world::{World, NONE, OUTSIDE};
 use crate::model::TimeOfDay;
 
-/// Where a trip starts or ends: a point in a room, and the straight distance still to go to the
-/// point asked about (non-zero when that point lies inside a building and this is its door).
+/// Where a trip starts or ends: a point in a room. For a point inside a building, each of the
+/// building's doors is an endpoint: a trip into a building ends at its door (the inside of a
+/// building is not modelled), and one out of it starts there.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Endpoint {
     pub p: P,
     pub room: u32,
-    pub extra_m: f64,
 }
 
 /// The search state of one node.
@@ -64,6 +64,10 @@ impl Ord for Entry {
     }
 }
 
+/// The goal of an A* search: the cost still to go from each node that sees the goal, and a
+/// lower bound of the distance from a point to the goal.
+pub(crate) type Goal<'a> = (&'a IntMap<u32, f64>, &'a dyn Fn(P) -> f64);
+
 /// The world and its lazily built edges.
 pub(crate) struct Net {
     pub world: World,
@@ -84,10 +88,8 @@ impl Net {
         let w = &self.world;
         let room = w.room_of(p);
         match w.building_at(room, p) {
-            None => vec![Endpoint { p, room, extra_m: 0.0 }],
-            Some(b) => {
-                w.doors_of_poly(b).map(|d| Endpoint { p: w.doors[d].p, room: w.doors[d].room, extra_m: dist(p, w.doors[d].p) }).collect()
-            }
+            None => vec![Endpoint { p, room }],
+            Some(b) => w.doors_of_poly(b).map(|d| Endpoint { p: w.doors[d].p, room: w.doors[d].room }).collect(),
         }
     }
 
@@ -102,12 +104,7 @@ impl Net {
         let mut out: Vec<u32> = Vec::new();
         let mut consider = |vis: &mut Visibility, v: u32| {
             let m = &w.nodes[v as usize];
-            if v != u
-                && dist(n.p, m.p) <= self.horizon_m
-                && w.tangent(&n, m.p)
-                && w.tangent(m, n.p)
-                && vis.sees(m.p)
-            {
+            if v != u && dist(n.p, m.p) <= self.horizon_m && w.tangent(&n, m.p) && w.tangent(m, n.p) && vis.sees(m.p) {
                 out.push(v);
             }
         };
@@ -169,7 +166,7 @@ impl Net {
         class: Class,
         t: TimeOfDay,
         limit: f64,
-        goal: Option<(&IntMap<u32, f64>, &dyn Fn(P) -> f64)>,
+        goal: Option<Goal>,
     ) -> (Tree, Option<(f64, u32)>) {
         let w = &self.world;
         let h = |v: u32| goal.map_or(0.0, |(_, h)| h(w.nodes[v as usize].p));

@@ -8,10 +8,13 @@ use std::sync::OnceLock;
 
 const CHUNK: usize = 256;
 
+/// One chunk of slots.
+type Chunk<T> = Box<[OnceLock<T>]>;
+
 /// `len` lazily computed values.
 pub(crate) struct LazyTable<T> {
     len: usize,
-    chunks: Box<[OnceLock<Box<[OnceLock<T>]>>]>,
+    chunks: Box<[OnceLock<Chunk<T>>]>,
 }
 
 impl<T> LazyTable<T> {

@@ -70,13 +70,13 @@ mod sweep;
 mod world;
 
 pub use config::{Class, ModeParams, ReachConfig};
-pub use coverage::{coverage, Coverage, GridCoverage, Shares};
+pub use coverage::{coverage, coverage_with, CacheUse, Coverage, GridCoverage, Shares};
 pub use suggest::{suggest, Staging, Suggestions};
 
 use canvas::Canvas;
 use geom::{dist, P};
 use graph::{Endpoint, Net};
-use hash::{IntMap, Hasher64};
+use hash::{Hasher64, IntMap};
 use lazy::LazyTable;
 use sweep::Cone;
 use world::World;
@@ -123,6 +123,8 @@ pub struct ReachIndex {
     projection: LocalProjection,
     net: Net,
     responders: Vec<ResponderInfo>,
+    /// Responders by the points their trips start from (their position, or the doors of the
+    /// building they stand in), local metres.
     responder_tree: RTree<GeomWithData<[f64; 2], u32>>,
     /// Per responder, per endpoint: the nodes it sees within the horizon.
     stars: LazyTable<Vec<Vec<(u32, f64)>>>,
@@ -170,8 +172,13 @@ impl ReachIndex {
                 }
             })
             .collect();
-        let responder_tree =
-            RTree::bulk_load(responders.iter().enumerate().map(|(i, r)| GeomWithData::new(r.p, i as u32)).collect());
+        let responder_tree = RTree::bulk_load(
+            responders
+                .iter()
+                .enumerate()
+                .flat_map(|(i, r)| r.endpoints.iter().map(move |e| GeomWithData::new(e.p, i as u32)))
+                .collect(),
+        );
         let stars = LazyTable::new(responders.len());
         ReachIndex { config, projection: *projection, net, responders, responder_tree, stars }
     }
@@ -217,8 +224,8 @@ impl ReachIndex {
         let mut seeds = Vec::new();
         for (e, star) in info.endpoints.iter().zip(self.stars_of(r)) {
             for &(v, d) in star {
-                if e.extra_m + d <= budget_m {
-                    seeds.push((v, e.extra_m + d, e.p));
+                if d <= budget_m {
+                    seeds.push((v, d, e.p));
                 }
             }
         }
@@ -230,7 +237,6 @@ impl ReachIndex {
     fn trip(
         &self,
         r: usize,
-        target: P,
         targets: &[Endpoint],
         target_star: &IntMap<u32, f64>,
         budget_m: f64,
@@ -241,16 +247,16 @@ impl ReachIndex {
         for s in &info.endpoints {
             for t in targets {
                 if let Some(d) = self.net.direct(s, t) {
-                    let total = s.extra_m + d + t.extra_m;
-                    if total <= budget_m && best.as_ref().is_none_or(|b| total < b.0) {
-                        best = Some((total, Vec::new()));
+                    if d <= budget_m && best.as_ref().is_none_or(|b| d < b.0) {
+                        best = Some((d, Vec::new()));
                     }
                 }
             }
         }
         let limit = best.as_ref().map_or(budget_m, |b| b.0.min(budget_m));
         let seeds = self.seeds(r, limit);
-        let h = |q: P| dist(q, target);
+        // Straight distance to the nearest target endpoint never overestimates.
+        let h = |q: P| targets.iter().map(|t| dist(q, t.p)).fold(f64::INFINITY, f64::min);
         let (tree, found) = self.net.search(&seeds, self.class_of(r), at, limit, Some((target_star, &h)));
         if let Some((d, last)) = found {
             if best.as_ref().is_none_or(|b| d < b.0) {
@@ -264,11 +270,22 @@ impl ReachIndex {
         let mut m: IntMap<u32, f64> = IntMap::default();
         for t in targets {
             for (v, d) in self.net.star(t, radius_m) {
-                let c = d + t.extra_m;
-                m.entry(v).and_modify(|x| *x = x.min(c)).or_insert(c);
+                m.entry(v).and_modify(|x| *x = x.min(d)).or_insert(d);
             }
         }
         m
+    }
+
+    /// Straight distance between the nearest endpoints of responder `r` and the targets: no
+    /// trip is shorter.
+    fn lower_bound(&self, r: usize, targets: &[Endpoint]) -> f64 {
+        let mut lb = f64::INFINITY;
+        for s in &self.responders[r].endpoints {
+            for t in targets {
+                lb = lb.min(dist(s.p, t.p));
+            }
+        }
+        lb
     }
 
     /// The responders on duty at `at` that reach `(lon, lat)` (EPSG:4326) within `limit_s`
@@ -280,20 +297,23 @@ impl ReachIndex {
             return Vec::new();
         }
         let targets = self.net.endpoints(p);
+        // The tree holds responders' endpoints; a target inside a building ends at its doors.
+        let spread = targets.iter().map(|t| dist(t.p, p)).fold(0.0, f64::max);
+        let radius = max_b + spread;
+        let mut cands: Vec<usize> =
+            self.responder_tree.locate_within_distance(p, radius * radius).map(|e| e.data as usize).collect();
+        cands.sort_unstable();
+        cands.dedup();
         let mut star: Option<IntMap<u32, f64>> = None;
         let mut out: Vec<Arrival> = Vec::new();
-        let mut cands: Vec<usize> =
-            self.responder_tree.locate_within_distance(p, max_b * max_b).map(|e| e.data as usize).collect();
-        cands.sort_unstable();
         for r in cands {
             let info = &self.responders[r];
             let b = self.config.budget_m(info.mode, limit_s);
-            // Straight-line distance is a lower bound of every trip.
-            if !info.duty.is_open(at) || dist(info.p, p) > b {
+            if !info.duty.is_open(at) || self.lower_bound(r, &targets) > b {
                 continue;
             }
             let star = star.get_or_insert_with(|| self.target_star(&targets, max_b));
-            if let Some((d, gates)) = self.trip(r, p, &targets, star, b, at) {
+            if let Some((d, gates)) = self.trip(r, &targets, star, b, at) {
                 out.push(Arrival {
                     responder: r,
                     id: info.id,
@@ -313,12 +333,12 @@ impl ReachIndex {
         let info = self.responders.get(responder)?;
         let p = self.to_local(lon, lat);
         let b = self.config.budget_m(info.mode, limit_s);
-        if b < 0.0 || dist(info.p, p) > b {
+        let targets = self.net.endpoints(p);
+        if b < 0.0 || self.lower_bound(responder, &targets) > b {
             return None;
         }
-        let targets = self.net.endpoints(p);
         let star = self.target_star(&targets, b);
-        let (d, gates) = self.trip(responder, p, &targets, &star, b, at)?;
+        let (d, gates) = self.trip(responder, &targets, &star, b, at)?;
         Some(Arrival {
             responder,
             id: info.id,
@@ -351,10 +371,13 @@ impl ReachIndex {
         }
         let cell = (2.0 * b / 120.0).clamp(0.25, 25.0);
         let pad = b + cell;
-        let bbox = [info.p[0] - pad, info.p[1] - pad, info.p[0] + pad, info.p[1] + pad];
+        let bbox = info.endpoints.iter().fold([info.p[0], info.p[1], info.p[0], info.p[1]], |bb, e| {
+            [bb[0].min(e.p[0]), bb[1].min(e.p[1]), bb[2].max(e.p[0]), bb[3].max(e.p[1])]
+        });
+        let bbox = [bbox[0] - pad, bbox[1] - pad, bbox[2] + pad, bbox[3] + pad];
         let mut canvas = Canvas::new(&self.net.world, bbox, cell, None);
         for e in &info.endpoints {
-            canvas.push(&self.net, e.p, e.room, b - e.extra_m, None);
+            canvas.push(&self.net, e.p, e.room, b, None);
         }
         for (v, left, cone) in self.settle(&[(responder, b)], self.class_of(responder), at) {
             let n = &self.net.world.nodes[v as usize];

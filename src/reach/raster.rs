@@ -21,7 +21,9 @@ pub(crate) type RasterPolygon = (Vec<P>, Vec<Vec<P>>);
 
 /// Traces the marked cells of a `ni × nj` mask (row-major, `mask[j * ni + i]`).
 pub(crate) fn trace(mask: &[bool], ni: usize, nj: usize) -> Vec<RasterPolygon> {
-    let at = |i: i64, j: i64| i >= 0 && j >= 0 && (i as usize) < ni && (j as usize) < nj && mask[j as usize * ni + i as usize];
+    let at = |i: i64, j: i64| {
+        i >= 0 && j >= 0 && (i as usize) < ni && (j as usize) < nj && mask[j as usize * ni + i as usize]
+    };
     let vw = ni + 1;
     let vid = |x: i64, y: i64| y as usize * vw + x as usize;
     // Up to two outgoing edges per vertex (two only at a pinch); `u8::MAX` = none.

@@ -156,7 +156,7 @@ pub fn suggest(
             Some(g) => vec![(w.gates[g as usize].outer, 0.0, p)],
             None => idx
                 .net
-                .star(&super::graph::Endpoint { p, room: OUTSIDE, extra_m: 0.0 }, b)
+                .star(&super::graph::Endpoint { p, room: OUTSIDE }, b)
                 .into_iter()
                 .map(|(v, d)| (v, d, p))
                 .collect(),

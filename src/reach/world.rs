@@ -104,7 +104,9 @@ impl Gate {
             GateKind::Pedestrian => !class.vehicle,
             GateKind::Vehicle => class.vehicle,
         };
-        kind_ok && (self.passes.contains(&Passer::Public) || self.passes.contains(&class.passer())) && self.hours.is_open(t)
+        kind_ok
+            && (self.passes.contains(&Passer::Public) || self.passes.contains(&class.passer()))
+            && self.hours.is_open(t)
     }
 
     /// One bit per class: which classes may pass at `t`.
@@ -419,11 +421,23 @@ impl World {
             });
         }
 
-        // The spatial hash covers every obstacle and every point of interest.
-        let mut ext = polys.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, p| {
-            [b[0].min(p.bbox[0]), b[1].min(p.bbox[1]), b[2].max(p.bbox[2]), b[3].max(p.bbox[3])]
-        });
-        for q in data.entrances.iter().map(|e| e.location.0).chain(data.responders.iter().map(|r| r.location.0)) {
+        // The spatial hash covers every obstacle, every point of interest and every grid.
+        let mut ext =
+            polys.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, p| {
+                [b[0].min(p.bbox[0]), b[1].min(p.bbox[1]), b[2].max(p.bbox[2]), b[3].max(p.bbox[3])]
+            });
+        let region_corners = data
+            .grids
+            .iter()
+            .filter_map(|g| geo::BoundingRect::bounding_rect(&g.geometry))
+            .flat_map(|r| [r.min(), r.max()]);
+        for q in data
+            .entrances
+            .iter()
+            .map(|e| e.location.0)
+            .chain(data.responders.iter().map(|r| r.location.0))
+            .chain(region_corners)
+        {
             let q = to_m(q);
             ext = [ext[0].min(q[0]), ext[1].min(q[1]), ext[2].max(q[0]), ext[3].max(q[1])];
         }
@@ -754,11 +768,8 @@ impl World {
         loop {
             if cy >= 0 && cy < g.ny {
                 let (ylo, yhi) = (g.y0 + cy as f64 * g.cell, g.y0 + (cy + 1) as f64 * g.cell);
-                let (y_in, y_out) = if step > 0 {
-                    (a[1].max(ylo), b[1].min(yhi))
-                } else {
-                    (a[1].min(yhi), b[1].max(ylo))
-                };
+                let (y_in, y_out) =
+                    if step > 0 { (a[1].max(ylo), b[1].min(yhi)) } else { (a[1].min(yhi), b[1].max(ylo)) };
                 let (xa, xb) = if dy == 0.0 { (a[0], b[0]) } else { (x_at(y_in), x_at(y_out)) };
                 let (ca, _) = g.cell_of([xa - eps.copysign(xb - xa), 0.0]);
                 let (cb, _) = g.cell_of([xb + eps.copysign(xb - xa), 0.0]);

@@ -17,17 +17,23 @@
 //!
 //! An export writes the store's current data as a GeoJSON directory or a GeoPackage; importing
 //! what was exported gives back the same dataset.
+//!
+//! [`geojson`] reads GeoJSON sources (streaming, in parallel, every problem collected); this
+//! file chooses the source, merges, validates, writes, and exports.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use serde::Deserialize;
-use serde_json::Value;
+use tracing::info;
 
-use super::files::{layer_file, DISTRICT_FILE, STAFF_FILE};
+use super::files::{layer_file, STAFF_FILE};
 use super::gpkg::GpkgStore;
 use super::{files, Store, StoreError};
-use crate::model::geojson::Feature;
-use crate::model::{validate_except, Code, Dataset, DistrictInfo, LayerKind, Level, Problem, Staff, Unread};
+use crate::model::{validate_except, Dataset, LayerKind, Problem};
+
+mod geojson;
+
+use geojson::{read_layer, read_text, read_whole_dir, Reading};
 
 /// What one import or export can replace: a layer of features, or the staff list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,19 +77,37 @@ impl Layer {
         }
     }
 
-    /// Copies this layer of `from` into `to`.
-    fn copy(self, from: &Dataset, to: &mut Dataset) {
+    /// Moves this layer of `from` into `to`, replacing what `to` held.
+    fn move_into(self, from: &mut Dataset, to: &mut Dataset) {
+        use std::mem::take;
         match self {
-            Layer::Staff => to.staff = from.staff.clone(),
+            Layer::Staff => to.staff = take(&mut from.staff),
             Layer::Features(kind) => match kind {
-                LayerKind::Subdistricts => to.subdistricts = from.subdistricts.clone(),
-                LayerKind::Communities => to.communities = from.communities.clone(),
-                LayerKind::Grids => to.grids = from.grids.clone(),
-                LayerKind::Compounds => to.compounds = from.compounds.clone(),
-                LayerKind::AccessPoints => to.access_points = from.access_points.clone(),
-                LayerKind::Buildings => to.buildings = from.buildings.clone(),
-                LayerKind::Entrances => to.entrances = from.entrances.clone(),
-                LayerKind::Responders => to.responders = from.responders.clone(),
+                LayerKind::Subdistricts => to.subdistricts = take(&mut from.subdistricts),
+                LayerKind::Communities => to.communities = take(&mut from.communities),
+                LayerKind::Grids => to.grids = take(&mut from.grids),
+                LayerKind::Compounds => to.compounds = take(&mut from.compounds),
+                LayerKind::AccessPoints => to.access_points = take(&mut from.access_points),
+                LayerKind::Buildings => to.buildings = take(&mut from.buildings),
+                LayerKind::Entrances => to.entrances = take(&mut from.entrances),
+                LayerKind::Responders => to.responders = take(&mut from.responders),
+            },
+        }
+    }
+
+    /// Moves this layer of `from` to the end of the same layer of `to`.
+    fn append_into(self, from: &mut Dataset, to: &mut Dataset) {
+        match self {
+            Layer::Staff => to.staff.append(&mut from.staff),
+            Layer::Features(kind) => match kind {
+                LayerKind::Subdistricts => to.subdistricts.append(&mut from.subdistricts),
+                LayerKind::Communities => to.communities.append(&mut from.communities),
+                LayerKind::Grids => to.grids.append(&mut from.grids),
+                LayerKind::Compounds => to.compounds.append(&mut from.compounds),
+                LayerKind::AccessPoints => to.access_points.append(&mut from.access_points),
+                LayerKind::Buildings => to.buildings.append(&mut from.buildings),
+                LayerKind::Entrances => to.entrances.append(&mut from.entrances),
+                LayerKind::Responders => to.responders.append(&mut from.responders),
             },
         }
     }
@@ -177,26 +201,33 @@ pub async fn import(
     layer: Option<Layer>,
     progress: &(dyn Fn(Stage) + Sync),
 ) -> Result<Imported, TransferError> {
+    let started = Instant::now();
     progress(Stage::Reading(path.display().to_string()));
-    let current = match store.load().await {
-        Ok(data) => Some(data),
-        Err(StoreError::Empty(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
     let mut read = Reading::default();
-    let (data, layers) = read_source(path, layer, current, &mut read).await?;
-    progress(Stage::Checking(feature_count(&data)));
-    let (checked, unread) = (data.clone(), read.unread);
-    let found = tokio::task::spawn_blocking(move || validate_except(&checked, &unread))
-        .await
-        .map_err(|e| TransferError::Usage(format!("the validation task failed: {e}")))?;
+    let (data, layers) = read_source(store, path, layer, &mut read).await?;
+    let count = feature_count(&data);
+    info!(features = count, problems = read.problems.len(), ms = started.elapsed().as_millis() as u64, "read");
+
+    let started = Instant::now();
+    progress(Stage::Checking(count));
+    let unread = read.unread;
+    let (data, found) = tokio::task::spawn_blocking(move || {
+        let found = validate_except(&data, &unread);
+        (data, found)
+    })
+    .await
+    .map_err(|e| TransferError::Usage(format!("the validation task failed: {e}")))?;
+    info!(problems = found.len(), ms = started.elapsed().as_millis() as u64, "checked");
     let mut problems = read.problems;
     problems.extend(found);
     if !problems.is_empty() {
         return Err(TransferError::Problems(problems));
     }
+
+    let started = Instant::now();
     progress(Stage::Writing(store.kind()));
     store.replace_all(&data).await?;
+    info!(store = store.kind(), ms = started.elapsed().as_millis() as u64, "written");
     Ok(Imported { layers, data })
 }
 
@@ -278,20 +309,13 @@ fn source_of(path: &Path) -> Result<Source, TransferError> {
     Ok(if is_sqlite || Format::from_path(path) == Format::Gpkg { Source::Gpkg } else { Source::File })
 }
 
-/// What reading met besides the features it could read.
-#[derive(Default)]
-struct Reading {
-    problems: Vec<Problem>,
-    /// The features behind those problems, left out of the dataset.
-    unread: Unread,
-}
-
-/// Reads `path` and merges it into `current`: the dataset to write and the layers it
-/// replaced. Unreadable features are left out of the dataset and reported in `read`.
+/// Reads `path` and, for one layer, merges it into what `store` holds: the dataset to write and
+/// the layers it replaced. Unreadable features are left out of the dataset and reported in
+/// `read`.
 async fn read_source(
+    store: &dyn Store,
     path: &Path,
     layer: Option<Layer>,
-    current: Option<Dataset>,
     read: &mut Reading,
 ) -> Result<(Dataset, Vec<Layer>), TransferError> {
     let source = source_of(path)?;
@@ -307,6 +331,11 @@ async fn read_source(
         },
         Some(layer) => {
             // One layer is merged into what the store holds, so the store must hold something.
+            let current = match store.load().await {
+                Ok(data) => Some(data),
+                Err(StoreError::Empty(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
             let mut base = current.ok_or_else(|| {
                 TransferError::Usage(format!(
                     "the store holds no dataset yet, so a single layer ({}) cannot be merged into it: \
@@ -318,7 +347,7 @@ async fn read_source(
             match source {
                 Source::Dir => read_layer(&mut base, layer, &read_text(&path.join(layer.file_name()))?, read),
                 Source::File => read_layer(&mut base, layer, &read_text(path)?, read),
-                Source::Gpkg => layer.copy(&read_gpkg(path).await?, &mut base),
+                Source::Gpkg => layer.move_into(&mut read_gpkg(path).await?, &mut base),
             }
             base
         }
@@ -337,33 +366,6 @@ fn unknown_layer(path: &Path) -> TransferError {
         path.display(),
         Layer::all().map(Layer::name).collect::<Vec<_>>().join(", ")
     ))
-}
-
-fn read_text(path: &Path) -> Result<String, StoreError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| StoreError::File { path: path.display().to_string(), message: e.to_string() })
-}
-
-/// Reads a whole directory: district.json must be readable; every other problem is collected.
-fn read_whole_dir(dir: &Path, read: &mut Reading) -> Result<Dataset, TransferError> {
-    let district_path = dir.join(DISTRICT_FILE);
-    let district: DistrictInfo = serde_json::from_str(&read_text(&district_path)?).map_err(|e| StoreError::File {
-        path: district_path.display().to_string(),
-        message: format!("not a district description: {e}"),
-    })?;
-    if district.code.level() != Level::District {
-        return Err(TransferError::Usage(format!(
-            "{}: code {} is not a 6-digit district code",
-            district_path.display(),
-            district.code
-        )));
-    }
-    let mut data = Dataset::empty(district);
-    for layer in Layer::all() {
-        let text = read_text(&dir.join(layer.file_name()))?;
-        read_layer(&mut data, layer, &text, read);
-    }
-    Ok(data)
 }
 
 /// Reads a GeoPackage from a private copy: opening a GeoPackage completes its schema, and an
@@ -388,101 +390,9 @@ async fn read_gpkg(path: &Path) -> Result<Dataset, TransferError> {
     })
 }
 
-/// Replaces `layer` of `data` with the features (or staff) in `text`. Features that cannot be
-/// read are left out and reported in `read`, each with its label.
-fn read_layer(data: &mut Dataset, layer: Layer, text: &str, read: &mut Reading) {
-    let problems = &mut read.problems;
-    let name = layer.name();
-    let file_problem = |message: String| Problem::new(name, "the file", message);
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return problems.push(file_problem(format!("not valid JSON: {e}"))),
-    };
-    match layer {
-        Layer::Staff => {
-            let Value::Array(entries) = value else {
-                return problems.push(file_problem("the staff list must be a JSON array of people".into()));
-            };
-            data.staff.clear();
-            for (i, v) in entries.into_iter().enumerate() {
-                let label = v.get("id").map_or_else(|| format!("entry #{i}"), |id| format!("staff {id}"));
-                match Staff::deserialize(v) {
-                    Ok(s) => data.staff.push(s),
-                    Err(e) => problems.push(Problem::new(name, label, e.to_string())),
-                }
-            }
-        }
-        Layer::Features(kind) => {
-            let features = match value.get("type").and_then(Value::as_str) {
-                Some("FeatureCollection") => match value.get("features").and_then(Value::as_array) {
-                    Some(f) => f.as_slice(),
-                    None => {
-                        return problems.push(file_problem("a FeatureCollection needs a \"features\" array".into()))
-                    }
-                },
-                _ => return problems.push(file_problem(format!("expected a GeoJSON FeatureCollection of {name}"))),
-            };
-            // Each feature on its own, so that one malformed geometry does not hide the next.
-            let mut good = Vec::with_capacity(features.len());
-            for (i, v) in features.iter().enumerate() {
-                match Feature::from_json(v) {
-                    Ok(f) => good.push(f),
-                    Err(e) => {
-                        problems.push(Problem::new(name, raw_label(v, i), e.to_string()));
-                        let properties = v.get("properties").and_then(Value::as_object);
-                        note_unread(&mut read.unread, kind, v.get("id"), properties);
-                    }
-                }
-            }
-            if let Err(errors) = data.set_features(kind, &good) {
-                problems.extend(errors.into_iter().map(|(label, message)| Problem::new(name, label, message)));
-                // Keep the readable ones, so that the whole-dataset checks still see them.
-                let mut scratch = Dataset::empty(data.district.clone());
-                good.retain(|f| {
-                    let readable = scratch.set_features(kind, std::slice::from_ref(f)).is_ok();
-                    if !readable {
-                        note_unread(&mut read.unread, kind, f.id.as_ref(), Some(&f.properties));
-                    }
-                    readable
-                });
-                if data.set_features(kind, &good).is_err() {
-                    tracing::warn!(layer = name, "features readable one by one failed together");
-                }
-            }
-        }
-    }
-}
-
-/// Records the code or id of an unreadable feature (when it has a readable one).
-fn note_unread(
-    unread: &mut Unread,
-    kind: LayerKind,
-    id: Option<&Value>,
-    properties: Option<&serde_json::Map<String, Value>>,
-) {
-    let key = |name: &str| properties.and_then(|p| p.get(name)).or(id);
-    if kind.region_level().is_some() {
-        if let Some(code) = key("code").and_then(Value::as_str).and_then(|c| Code::parse(c).ok()) {
-            unread.codes.insert(code);
-        }
-    } else if let Some(id) = key("id").and_then(Value::as_u64).and_then(|i| u32::try_from(i).ok()) {
-        unread.ids.entry(kind).or_default().insert(id);
-    }
-}
-
-/// The label of a raw JSON feature, as [`Feature::label`] would give it.
-fn raw_label(v: &Value, index: usize) -> String {
-    match v.get("id") {
-        Some(Value::String(s)) => format!("feature {s:?}"),
-        Some(id @ Value::Number(_)) => format!("feature {id}"),
-        _ => format!("feature #{index}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::{generate, GenParams};
 
     #[test]
     fn layers_are_named_like_their_files() {
@@ -493,25 +403,5 @@ mod tests {
         assert!(Layer::all().all(|l| Layer::parse(l.name()) == Some(l)));
         assert_eq!(Format::from_path(Path::new("out.GPKG")), Format::Gpkg);
         assert_eq!(Format::from_path(Path::new("out")), Format::GeoJson);
-    }
-
-    #[test]
-    fn every_unreadable_feature_is_reported_and_the_rest_kept() {
-        let mut data = generate(&GenParams { seed: 9, grids: Some(6) }, &|_, _, _| {});
-        let features: Vec<Value> = data.features(LayerKind::Entrances).iter().map(Feature::to_json).collect();
-        let mut broken = features.clone();
-        // A point with one coordinate, and an entrance without a unit.
-        broken[0]["geometry"]["coordinates"] = serde_json::json!([84.8]);
-        broken[2]["properties"].as_object_mut().map(|p| p.remove("unit"));
-        let text = serde_json::json!({"type": "FeatureCollection", "features": broken}).to_string();
-        let mut read = Reading::default();
-        read_layer(&mut data, Layer::Features(LayerKind::Entrances), &text, &mut read);
-        let problems = &read.problems;
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].feature.starts_with("feature ") && problems[0].message.contains("[lon, lat]"));
-        assert!(problems[1].message.contains("unit"), "{}", problems[1]);
-        assert_eq!(data.entrances.len(), features.len() - 2, "the readable features are kept");
-        let unread = read.unread.ids.get(&LayerKind::Entrances).map(|ids| ids.len());
-        assert_eq!(unread, Some(2), "both are known to exist, so nothing else reports them as missing");
     }
 }
