@@ -194,6 +194,15 @@ async fn page_loads_draws_the_district_offline_and_keeps_the_view_in_the_hash() 
     assert!((f(&got["center"][0]) - f(&want["lon"])).abs() < 1e-4, "lon from the hash: {got} vs {want}");
     assert!((f(&got["center"][1]) - f(&want["lat"])).abs() < 1e-4, "lat from the hash: {got} vs {want}");
     assert!(f(&r["idleMs"]) < 30_000.0, "the map took {} ms to become idle", r["idleMs"]);
+    // The figure for docs/tiles.md (a debug build here; not asserted: machines differ).
+    let tiles = r["tiles"].as_array().unwrap();
+    assert!(!tiles.is_empty(), "the district is drawn from vector tiles");
+    eprintln!(
+        "whole district drawn {} ms after navigation start ({} tiles, {} bytes)",
+        r["idleSinceNavigationMs"],
+        tiles.len(),
+        tiles.iter().map(|t| t["bytes"].as_u64().unwrap_or(0)).sum::<u64>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,6 +62,8 @@ enum Variant {
     BuildingOutOfRange,
     /// A real road and door under another city's prefix.
     OtherCity,
+    /// A real road and door with a real compound that stands elsewhere.
+    RoadCompoundMismatch,
     /// A road that does not exist but is one edit from a real one (reported, not asserted:
     /// indistinguishable from a typo).
     FakeRoadOneEdit,
@@ -320,6 +322,17 @@ fn evaluation_set(data: &Dataset) -> Vec<Case> {
             .choose(&mut rng)
             .unwrap();
         push(Variant::OtherCity, format!("{other}{}{}号", b.address.road, b.address.door_number), Expect::Nothing);
+        let (b, c) = (data.buildings.choose(&mut rng).unwrap(), compounds.choose(&mut rng).unwrap());
+        if b.compound_id != Some(c.id) {
+            let q = format!(
+                "{district}{}{}号{}{}栋",
+                b.address.road,
+                b.address.door_number,
+                c.name,
+                rng.random_range(1..4)
+            );
+            push(Variant::RoadCompoundMismatch, q, Expect::Nothing);
+        }
         let fake = fake_name(&["路", "街"], &pool, &names, false, &mut rng);
         push(Variant::FakeRoadOneEdit, format!("{district}{fake}{}号", rng.random_range(1..120)), Expect::Nothing);
     }
@@ -720,7 +733,10 @@ async fn openapi_describes_the_geocode_routes() {
 #[ignore]
 fn tmp_timing_big_city() {
     let t = std::time::Instant::now();
-    let data = gridmap::generate::generate(&gridmap::generate::GenParams { grids: Some(100_000), ..Default::default() }, &|_, _, _| {});
+    let data = gridmap::generate::generate(
+        &gridmap::generate::GenParams { grids: Some(100_000), ..Default::default() },
+        &|_, _, _| {},
+    );
     eprintln!("generated in {:?}", t.elapsed());
     let mut data = data;
     data.buildings.sort_by_key(|b| b.id);
@@ -735,4 +751,39 @@ fn tmp_timing_big_city() {
     let t = std::time::Instant::now();
     let snap = Snapshot::build(data, 1).unwrap();
     eprintln!("snapshot built in {:?} ({} buildings)", t.elapsed(), snap.data.buildings.len());
+}
+
+#[test]
+#[ignore]
+fn tmp_show() {
+    let data = gridmap::store::seed::karamay().unwrap();
+    let snap = Snapshot::build(data, 1).unwrap();
+    for q in [
+        "新疆克拉玛依市克拉玛依区青松街9号阳光小区1栋2单元301",
+        "阳光小区1-2-301",
+        "阳光小区一栋",
+        "阳光小区",
+        "青松9号",
+        "青松街九号阳光小区",
+        "青松街",
+        "准噶尔路1号",
+        "准噶尔路999号",
+        "克拉玛依大道",
+        "胜利社区",
+        "昆仑路街道胜利社区",
+        "阳光小区99栋",
+        "北京市朝阳区阳光小区1栋",
+        "准葛尔路1号",
+        "克拉玛依区准噶尔路 1 号 附近",
+        "中国新疆维吾尔自治区克拉玛依市克拉玛依区准噶尔路1号",
+        "克拉玛依市第二十六小学",
+        "第26小学",
+    ] {
+        let p = snap.gazetteer.parse(q);
+        let c = snap.gazetteer.geocode(&snap.data, q, 3);
+        eprintln!("{q}\n   road={:?} door={:?} compound={:?} b={:?} u={:?} r={:?} unknown={:?}", p.road.as_ref().map(|p| &p.text), p.door_number, p.compound.as_ref().map(|p| &p.text), p.building, p.unit, p.room, p.unknown.iter().map(|u| &u.text).collect::<Vec<_>>());
+        for c in c {
+            eprintln!("   → {} {:?} {}", c.address(&snap.gazetteer, &snap.data), c.level, c.score);
+        }
+    }
 }

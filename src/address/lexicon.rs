@@ -163,8 +163,9 @@ pub struct Lexicon {
     /// The targets of surface `i`: `targets[target_start[i]..target_start[i + 1]]`.
     targets: Vec<Target>,
     target_start: Vec<u32>,
-    /// `(key, surface)`, sorted by key: the deletion index.
-    fuzzy: Vec<(u64, u32)>,
+    /// `key << 32 | surface`, sorted: the deletion index. Keys are 32 bits: a collision only
+    /// costs one edit-distance check, as every hit is verified.
+    fuzzy: Vec<u64>,
 }
 
 /// Collects surfaces before the lexicon is built.
@@ -179,6 +180,18 @@ pub struct LexiconBuilder {
 }
 
 impl LexiconBuilder {
+    /// A builder with room for about `surfaces` surfaces.
+    pub fn with_capacity(surfaces: usize) -> LexiconBuilder {
+        let mut index = IntMap::default();
+        index.reserve(surfaces);
+        LexiconBuilder {
+            text: Vec::with_capacity(surfaces * 6),
+            spans: Vec::with_capacity(surfaces),
+            index,
+            pairs: Vec::with_capacity(surfaces),
+        }
+    }
+
     /// Adds a surface for a target. A target added twice under one surface is kept once, in
     /// its best form.
     pub fn add(&mut self, surface: &[char], target: Target) {
@@ -210,7 +223,6 @@ impl LexiconBuilder {
 
     /// Builds the trie and the fuzzy index.
     pub fn build(self) -> Lexicon {
-        let t0 = std::time::Instant::now();
         let LexiconBuilder { text, spans, pairs, .. } = self;
         let n = spans.len();
         // Targets grouped by surface (counting sort), duplicates kept once in their best form.
@@ -243,10 +255,10 @@ impl LexiconBuilder {
         }
         target_start.push(targets.len() as u32);
 
-        eprintln!("TIMING lex targets {:?}", t0.elapsed());
         let mut edges: IntMap<u32> = IntMap::default();
-        edges.reserve(text.len());
-        let mut terminal = Vec::with_capacity(text.len() + 1);
+        // Names share prefixes: far fewer edges than characters.
+        edges.reserve(text.len() / 3);
+        let mut terminal = Vec::with_capacity(text.len() / 3);
         terminal.push(u32::MAX);
         let mut fuzzy = Vec::with_capacity(text.len() + n);
         let mut keys = Vec::new();
@@ -262,16 +274,53 @@ impl LexiconBuilder {
                 node = child;
             }
             terminal[node as usize] = si as u32;
-            if surface.len() >= MIN_FUZZY_CHARS {
+            // Typos are looked for in the names as the data writes them (and roads without
+            // their type), not in their other exact forms.
+            let own = &targets[target_start[si] as usize..target_start[si + 1] as usize];
+            let fuzzy_worthy =
+                own.iter().any(|t| t.form != Form::Variant && !matches!(t.kind, NameKind::Filler | NameKind::Country));
+            if surface.len() >= MIN_FUZZY_CHARS && fuzzy_worthy {
                 keys_of(surface, &mut keys);
-                fuzzy.extend(keys.iter().map(|&k| (k, si as u32)));
+                fuzzy.extend(keys.iter().map(|&k| fuzzy_entry(k, si as u32)));
             }
         }
-        eprintln!("TIMING lex trie+keys {:?} ({} edges, {} keys)", t0.elapsed(), edges.len(), fuzzy.len());
-        fuzzy.sort_unstable();
+        radix_sort(&mut fuzzy);
         fuzzy.dedup();
-        eprintln!("TIMING lex sorted {:?}", t0.elapsed());
         Lexicon { edges, terminal, text, spans, targets, target_start, fuzzy }
+    }
+}
+
+/// A deletion-index entry: the top 32 bits of the key, then the surface.
+#[inline]
+fn fuzzy_entry(key: u64, surface: u32) -> u64 {
+    (key & 0xffff_ffff_0000_0000) | u64::from(surface)
+}
+
+/// Sorts `v` (LSD radix sort, 16 bits a pass): the deletion index holds millions of entries in
+/// a big city, where a comparison sort would be the slowest step of the build.
+fn radix_sort(v: &mut Vec<u64>) {
+    if v.len() < 4096 {
+        v.sort_unstable();
+        return;
+    }
+    let mut tmp = vec![0u64; v.len()];
+    for shift in (0..64).step_by(16) {
+        let mut count = vec![0usize; 1 << 16];
+        for &x in v.iter() {
+            count[((x >> shift) & 0xffff) as usize] += 1;
+        }
+        let mut sum = 0;
+        for c in count.iter_mut() {
+            let k = *c;
+            *c = sum;
+            sum += k;
+        }
+        for &x in v.iter() {
+            let d = ((x >> shift) & 0xffff) as usize;
+            tmp[count[d]] = x;
+            count[d] += 1;
+        }
+        std::mem::swap(v, &mut tmp);
     }
 }
 
@@ -312,11 +361,13 @@ impl Lexicon {
             return;
         }
         let mut probe = |key: u64| {
-            let from = self.fuzzy.partition_point(|&(k, _)| k < key);
-            for &(k, s) in &self.fuzzy[from..] {
-                if k != key {
+            let lo = fuzzy_entry(key, 0);
+            let from = self.fuzzy.partition_point(|&e| e < lo);
+            for &e in &self.fuzzy[from..] {
+                if e & 0xffff_ffff_0000_0000 != lo {
                     break;
                 }
+                let s = e as u32;
                 if out.iter().any(|h| h.surface == s) {
                     continue;
                 }
@@ -397,6 +448,15 @@ mod tests {
             keys_of(&chars(without), &mut short);
             assert_eq!(long[i + 1], short[0], "deleting character {i} gives the key of {without}");
         }
+    }
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut v: Vec<u64> = (0..10_000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+        let mut want = v.clone();
+        want.sort_unstable();
+        radix_sort(&mut v);
+        assert_eq!(v, want);
     }
 
     #[test]

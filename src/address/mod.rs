@@ -140,6 +140,27 @@ fn road_core(name: &str) -> Option<&str> {
 const FILLERS: &[&str] =
     &["附近", "旁边", "对面", "门口", "楼下", "地址", "住址", "家庭住址", "现住址", "位于", "境内"];
 
+/// Groups `items` by their group number (a stable counting sort): `(start, values)`, where the
+/// values of group `g` are `values[start[g]..start[g + 1]]`. Linear, where a sort of millions of
+/// items would dominate the build of a big city.
+fn group_by<T: Copy>(groups: usize, items: &[(u32, T)]) -> (Vec<u32>, Vec<T>) {
+    let mut start = vec![0u32; groups + 1];
+    for &(g, _) in items {
+        start[g as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut fill = start.clone();
+    // Every slot is overwritten: the first item only fills the vector to its length.
+    let mut values: Vec<T> = items.first().map_or_else(Vec::new, |&(_, v)| vec![v; items.len()]);
+    for &(g, v) in items {
+        values[fill[g as usize] as usize] = v;
+        fill[g as usize] += 1;
+    }
+    (start, values)
+}
+
 /// Position of a feature by id in a layer sorted by id: a direct table when the ids are dense
 /// (as stores number them), a binary search otherwise.
 struct PositionById {
@@ -172,15 +193,17 @@ impl PositionById {
 
 /// The lexicon of every name in `data` (see the module docs); `road_names` by road id.
 fn build_lexicon(data: &Dataset, road_names: &[&str]) -> Lexicon {
-    let t0 = std::time::Instant::now();
-    let mut lex = LexiconBuilder::default();
+    let mut lex =
+        LexiconBuilder::with_capacity(2 * (road_names.len() + data.compounds.len() + data.communities.len()) + 64);
     let add = |lex: &mut LexiconBuilder, s: &str, kind: NameKind, id: u32, form: Form| {
         let chars = normalize_name(s);
-        let arabic = arabic_numerals(&chars);
         // Not for a road without its type: in 塔河25号 the digits are the door number, so
         // 塔河二 (塔河二路) must not be written 塔河2.
-        if arabic != chars && form != Form::NoSuffix {
-            lex.add(&arabic, Target { kind, id, form: if form == Form::Full { Form::Variant } else { form } });
+        if form != Form::NoSuffix && chars.iter().any(|&c| text::is_chinese_numeral(c)) {
+            let arabic = arabic_numerals(&chars);
+            if arabic != chars {
+                lex.add(&arabic, Target { kind, id, form: if form == Form::Full { Form::Variant } else { form } });
+            }
         }
         lex.add(&chars, Target { kind, id, form });
     };
@@ -190,9 +213,11 @@ fn build_lexicon(data: &Dataset, road_names: &[&str]) -> Lexicon {
         add(&mut lex, c, NameKind::Country, 0, Form::Full);
     }
     let (province, city) = split_prefix(&data.district.prefix);
-    for (name, kind) in
-        [(province, NameKind::Province), (city, NameKind::City), (Some(data.district.name.as_str()), NameKind::District)]
-    {
+    for (name, kind) in [
+        (province, NameKind::Province),
+        (city, NameKind::City),
+        (Some(data.district.name.as_str()), NameKind::District),
+    ] {
         let Some(name) = name else { continue };
         add(&mut lex, name, kind, 0, Form::Full);
         if let Some(short) = short_admin(name) {
@@ -227,10 +252,7 @@ fn build_lexicon(data: &Dataset, road_names: &[&str]) -> Lexicon {
             }
         }
     }
-    eprintln!("TIMING lexicon adds {:?}", t0.elapsed());
-    let l = lex.build();
-    eprintln!("TIMING lexicon built {:?}", t0.elapsed());
-    l
+    lex.build()
 }
 
 impl Gazetteer {
@@ -267,7 +289,6 @@ impl Gazetteer {
 
     /// Everything but the lexicon: roads, doors, compounds, buildings, entrances, the reverse grid.
     fn build_tables(data: &Dataset, road_names: &[&str], building_roads: &[u32]) -> Gazetteer {
-        let t0 = std::time::Instant::now();
         // Buildings, and the compounds and doors they make.
         let compound_of = PositionById::new(data.compounds.iter().map(|c| c.id));
         let community_pos = |code: &crate::model::Code| {
@@ -284,77 +305,58 @@ impl Gazetteer {
             })
             .collect();
         let mut buildings = Vec::with_capacity(data.buildings.len());
-        let mut in_compounds: Vec<(u32, u32, u32)> = Vec::new();
-        let mut doors: Vec<(u32, u32, AtDoor)> = Vec::with_capacity(data.buildings.len());
+        let mut in_compounds: Vec<(u32, (u32, u32))> = Vec::new();
+        let mut doors: Vec<(u32, DoorEntry)> = Vec::with_capacity(data.buildings.len());
         for (bi, b) in data.buildings.iter().enumerate() {
             let (road, door) = (building_roads[bi], b.address.door_number);
             let compound = b.compound_id.and_then(|id| compound_of.get(id)).unwrap_or(NONE);
             let number = b.address.building_number.unwrap_or(NONE);
             buildings.push(BuildingEntry { road, door, compound, number });
             if compound == NONE {
-                doors.push((road, door, AtDoor::Building(bi as u32)));
+                doors.push((road, DoorEntry { door, at: AtDoor::Building(bi as u32) }));
             } else {
-                in_compounds.push((compound, number, bi as u32));
+                in_compounds.push((compound, (number, bi as u32)));
                 let c = &mut compounds[compound as usize];
                 if c.road == NONE {
                     (c.road, c.door) = (road, door);
-                    doors.push((road, door, AtDoor::Compound(compound)));
+                    doors.push((road, DoorEntry { door, at: AtDoor::Compound(compound) }));
                 }
             }
         }
-        in_compounds.sort_unstable();
-        let mut compound_buildings = Vec::with_capacity(in_compounds.len());
-        let mut i = 0;
-        while i < in_compounds.len() {
-            let c = in_compounds[i].0;
-            let start = compound_buildings.len() as u32;
-            while i < in_compounds.len() && in_compounds[i].0 == c {
-                compound_buildings.push((in_compounds[i].1, in_compounds[i].2));
-                i += 1;
-            }
-            compounds[c as usize].buildings = (start, compound_buildings.len() as u32);
+        let (starts, mut compound_buildings) = group_by(compounds.len(), &in_compounds);
+        for (c, entry) in compounds.iter_mut().enumerate() {
+            let (a, b) = (starts[c], starts[c + 1]);
+            compound_buildings[a as usize..b as usize].sort_unstable();
+            entry.buildings = (a, b);
         }
-        doors.sort_unstable_by_key(|&(r, d, at)| {
-            (
-                r,
-                d,
-                match at {
-                    AtDoor::Building(b) => (0, b),
-                    AtDoor::Compound(c) => (1, c),
-                },
-            )
-        });
-        let mut roads: Vec<RoadEntry> =
-            road_names.iter().map(|n| RoadEntry { name: (*n).into(), doors: (0, 0) }).collect();
-        let mut door_entries = Vec::with_capacity(doors.len());
-        let mut i = 0;
-        while i < doors.len() {
-            let r = doors[i].0;
-            let start = door_entries.len() as u32;
-            while i < doors.len() && doors[i].0 == r {
-                door_entries.push(DoorEntry { door: doors[i].1, at: doors[i].2 });
-                i += 1;
-            }
-            roads[r as usize].doors = (start, door_entries.len() as u32);
-        }
+        let (starts, mut door_entries) = group_by(road_names.len(), &doors);
+        let roads: Vec<RoadEntry> = road_names
+            .iter()
+            .enumerate()
+            .map(|(r, n)| {
+                let (a, b) = (starts[r], starts[r + 1]);
+                door_entries[a as usize..b as usize].sort_unstable_by_key(|d| {
+                    (
+                        d.door,
+                        match d.at {
+                            AtDoor::Building(b) => (0, b),
+                            AtDoor::Compound(c) => (1, c),
+                        },
+                    )
+                });
+                RoadEntry { name: (*n).into(), doors: (a, b) }
+            })
+            .collect();
 
-        // Entrances by building, in unit order: a counting sort by building, then each
-        // building's few entrances by unit (a sort of millions of entrances would dominate).
+        // Entrances by building, in unit order.
         let building_of = PositionById::new(data.buildings.iter().map(|b| b.id));
-        let owners: Vec<u32> = data.entrances.iter().map(|e| building_of.get(e.building_id).unwrap_or(NONE)).collect();
-        let mut entrance_start = vec![0u32; data.buildings.len() + 1];
-        for &b in owners.iter().filter(|&&b| b != NONE) {
-            entrance_start[b as usize + 1] += 1;
-        }
-        for i in 1..entrance_start.len() {
-            entrance_start[i] += entrance_start[i - 1];
-        }
-        let mut fill = entrance_start.clone();
-        let mut entrances = vec![0u32; entrance_start[data.buildings.len()] as usize];
-        for (ei, &b) in owners.iter().enumerate().filter(|(_, &b)| b != NONE) {
-            entrances[fill[b as usize] as usize] = ei as u32;
-            fill[b as usize] += 1;
-        }
+        let owned: Vec<(u32, u32)> = data
+            .entrances
+            .iter()
+            .enumerate()
+            .filter_map(|(ei, e)| Some((building_of.get(e.building_id)?, ei as u32)))
+            .collect();
+        let (entrance_start, mut entrances) = group_by(data.buildings.len(), &owned);
         for b in 0..data.buildings.len() {
             let list = &mut entrances[entrance_start[b] as usize..entrance_start[b + 1] as usize];
             if list.len() > 1 {
@@ -362,9 +364,7 @@ impl Gazetteer {
             }
         }
 
-        eprintln!("TIMING tables {:?}", t0.elapsed());
         let (reverse, projection) = reverse::BuildingGrid::build(&data.buildings);
-        eprintln!("TIMING reverse {:?}", t0.elapsed());
         Gazetteer {
             lexicon: Lexicon::default(),
             roads,

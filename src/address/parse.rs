@@ -230,16 +230,22 @@ fn repair(lex: &Lexicon, chars: &[char], toks: &mut Vec<Tok>) {
         let adjacent_name = |t: Option<&Tok>, at: usize| {
             t.filter(|t| matches!(t.kind, TokKind::Name(_)) && (t.end == at || t.start == at)).map(|t| (t.start, t.end))
         };
-        // Joined to the name before, then to the name after; a join that only finds the name
-        // itself again is junk written against it (`克拉玛依区石`), not a typo.
-        let same_name = |t: &Tok, hits: &mut Vec<FuzzyHit>| {
+        // Joined to the name before (a typo after a matched head: 阳光 + 小去 → 阳光小区, so the
+        // name found must start with that head), then to the name after (it must end with it).
+        // A join that only finds the name itself again is junk written against it
+        // (`克拉玛依区石`), and one that rewrites the name is not a typo after it
+        // (`克拉玛依区道` is not 克拉玛依大道).
+        let keep = |t: &Tok, head: &[char], tail: &[char], hits: &mut Vec<FuzzyHit>| {
             if let TokKind::Name(had) = &t.kind {
-                hits.retain(|h| !had.iter().any(|o| o.surface == h.surface));
+                hits.retain(|h| {
+                    let s = lex.surface(h.surface);
+                    !had.iter().any(|o| o.surface == h.surface) && s.starts_with(head) && s.ends_with(tail)
+                });
             }
         };
         if let Some((s, _)) = adjacent_name(k.checked_sub(1).and_then(|p| toks.get(p)), start) {
             lex.fuzzy(&chars[s..end], &mut hits);
-            same_name(&toks[k - 1], &mut hits);
+            keep(&toks[k - 1], &chars[s..start], &[], &mut hits);
             if !hits.is_empty() {
                 toks[k - 1] = Tok { kind: TokKind::Name(hits.clone()), start: s, end };
                 toks.remove(k);
@@ -248,7 +254,7 @@ fn repair(lex: &Lexicon, chars: &[char], toks: &mut Vec<Tok>) {
         }
         if let Some((_, e)) = adjacent_name(toks.get(k + 1), end) {
             lex.fuzzy(&chars[start..e], &mut hits);
-            same_name(&toks[k + 1], &mut hits);
+            keep(&toks[k + 1], &[], &chars[end..e], &mut hits);
             if !hits.is_empty() {
                 toks[k] = Tok { kind: TokKind::Name(hits.clone()), start, end: e };
                 toks.remove(k + 1);

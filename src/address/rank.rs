@@ -50,6 +50,7 @@ pub enum MatchLevel {
 }
 
 impl MatchLevel {
+    /// The level's name in the API (`entrance`, `building`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             MatchLevel::Entrance => "entrance",

@@ -35,8 +35,9 @@ pub const DEFAULT_LIMIT: usize = 5;
 pub const MAX_BATCH_ADDRESSES: usize = 100_000;
 /// Largest body of `POST /api/geocode`: 100,000 addresses of 200 Chinese characters fit.
 pub const MAX_BATCH_BODY_BYTES: usize = 64 << 20;
-/// Default and largest search radius of `GET /api/reverse`, metres.
+/// Search radius of `GET /api/reverse` when none is given, metres.
 pub const DEFAULT_REVERSE_RADIUS_M: f64 = 500.0;
+/// Largest search radius of `GET /api/reverse`, metres.
 pub const MAX_REVERSE_RADIUS_M: usize = 5000;
 /// An entrance this close to the point is reported with the building, metres.
 pub const ENTRANCE_NEAR_M: f64 = 30.0;

@@ -118,21 +118,22 @@ async fn tile(
     let id = tile_id(&z, &x, &y)?;
     let snap = state.live.load();
     let cached = blocking(move || tiles.tile(&snap, id)).await?.map_err(|e| ApiError::internal(e.to_string()))?;
-    let etag = header_value(&cached.etag)?;
+    // The gzip and the plain body are two representations: each has its own strong ETag.
+    let gzip = accepts_gzip(&headers);
+    let etag = if gzip { cached.etag.clone() } else { cached.etag.replacen('"', "\"identity-", 1) };
     let common = [
-        (header::ETAG, etag),
+        (header::ETAG, header_value(&etag)?),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         (header::VARY, HeaderValue::from_static("Accept-Encoding")),
     ];
-    if not_modified(&headers, &cached.etag) {
+    if not_modified(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
     let content_type = (header::CONTENT_TYPE, HeaderValue::from_static(MVT_MEDIA_TYPE));
-    if accepts_gzip(&headers) {
+    if gzip {
         let body = Body::from(Bytes::from_owner(cached.gzip.clone()));
-        return Ok(
-            (common, [content_type, (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))], body).into_response()
-        );
+        return Ok((common, [content_type, (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))], body)
+            .into_response());
     }
     let gz = cached.gzip.clone();
     let raw = blocking(move || crate::tiles::gunzip(&gz)).await?.map_err(|e| ApiError::internal(e.to_string()))?;
@@ -143,7 +144,8 @@ async fn tile(
 /// `scheme://host` of the request, for URLs inside the documents. Falls back to
 /// `http://localhost` when the request names no usable host.
 pub fn base_url(headers: &HeaderMap) -> String {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").trim());
+    let get =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").trim());
     let host_ok = |h: &&str| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c));
     let host = get("x-forwarded-host").filter(host_ok).or_else(|| get("host").filter(host_ok)).unwrap_or("localhost");
     let scheme = match get("x-forwarded-proto") {
@@ -323,7 +325,11 @@ mod tests {
     fn base_url_follows_the_request_and_refuses_odd_hosts() {
         assert_eq!(base_url(&headers(&[("host", "127.0.0.1:8080")])), "http://127.0.0.1:8080");
         assert_eq!(
-            base_url(&headers(&[("host", "a"), ("x-forwarded-host", "map.example.cn"), ("x-forwarded-proto", "https")])),
+            base_url(&headers(&[
+                ("host", "a"),
+                ("x-forwarded-host", "map.example.cn"),
+                ("x-forwarded-proto", "https")
+            ])),
             "https://map.example.cn"
         );
         assert_eq!(base_url(&headers(&[("host", "evil\"/x")])), "http://localhost");

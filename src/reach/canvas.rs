@@ -272,7 +272,7 @@ impl Canvas {
                 continue;
             }
             let room = p.room;
-            scan_fill(&[&p.ring], cell_m, span, |i, j, sure| {
+            scan_fill(&[w.ring(pi)], cell_m, span, |i, j, sure| {
                 let k = at(i, j);
                 if kind[k] != NOT_TARGET {
                     if sure {
@@ -289,9 +289,8 @@ impl Canvas {
         }
         let mut with_cells: Vec<u32> = Vec::new();
         for &bi in &buildings {
-            let p = &w.polys[bi as usize];
             let mut any = false;
-            scan_fill(&[&p.ring], cell_m, span, |i, j, sure| {
+            scan_fill(&[w.ring(bi)], cell_m, span, |i, j, sure| {
                 let k = at(i, j);
                 if kind[k] != NOT_TARGET {
                     if sure {

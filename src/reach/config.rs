@@ -19,9 +19,13 @@ pub struct ModeParams {
 /// Parameters of the travel model and of the coverage raster.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReachConfig {
+    /// On foot, walking (default 1.4 m/s after 5 s).
     pub walk: ModeParams,
+    /// On foot, running (default 3.5 m/s after 10 s).
     pub run: ModeParams,
+    /// E-bike (default 6 m/s after 20 s).
     pub ebike: ModeParams,
+    /// Car, in town (default 8 m/s after 30 s).
     pub car: ModeParams,
     /// The time limits callers may ask for, in whole minutes (the 1-, 3- and 5-minute rings).
     pub allowed_minutes: Vec<u32>,

@@ -2,7 +2,7 @@
 //! responder on duty reaches within the limit, per grid and in total, and the blind spots.
 //!
 //! # What is counted
-//! * **Area**: the cells of a square raster (see [`ReachConfig::coverage_cell_m`]) whose centres
+//! * **Area**: the cells of a square raster (see [`ReachConfig::coverage_cell_m`](super::ReachConfig::coverage_cell_m)) whose centres
 //!   lie in the grid; a cell is covered when its centre is reached (a centre inside a building
 //!   when one of the building's doors is). Shares are exact at the centres.
 //! * **Households**: each building's households are split evenly over its entrances and count
@@ -39,13 +39,16 @@ use crate::model::{Code, LayerKind, Level, TimeOfDay};
 /// Counts of what is covered, for a grid or a whole region.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Shares {
-    /// Area of the raster cells counted, square metres.
+    /// Area of the raster cells counted, and of those whose centre is reached, square metres.
     pub area_m2: f64,
     pub area_covered_m2: f64,
+    /// Households, and those behind a door that is reached.
     pub households: u64,
     pub households_covered: u64,
+    /// Gates (access points), and those reached from either side.
     pub gates: u32,
     pub gates_covered: u32,
+    /// Building entrances, and those reached.
     pub entrances: u32,
     pub entrances_covered: u32,
 }
@@ -75,6 +78,7 @@ impl Shares {
 /// One grid's coverage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridCoverage {
+    /// The grid's code and name.
     pub code: Code,
     pub name: String,
     pub shares: Shares,
@@ -110,6 +114,7 @@ struct Missing {
 /// The coverage of a region at one limit and time.
 #[derive(Debug, Clone)]
 pub struct Coverage {
+    /// The limit and local time of day asked for.
     pub minutes: u32,
     pub at: TimeOfDay,
     /// Side of the raster cells, metres.
@@ -366,13 +371,7 @@ fn trace_runs(idx: &ReachIndex, runs: &[(i64, i64, i64)], cell: f64) -> MultiPol
 
 /// Computes the missing grids together: one search per class over every responder that can
 /// reach them, one push per responder and settled node.
-fn compute(
-    snap: &Snapshot,
-    grids: &[usize],
-    missing: &[Missing],
-    minutes: u32,
-    at: TimeOfDay,
-) -> Vec<GridResult> {
+fn compute(snap: &Snapshot, grids: &[usize], missing: &[Missing], minutes: u32, at: TimeOfDay) -> Vec<GridResult> {
     let idx = &snap.reach;
     let w = &idx.net.world;
     let cell = idx.config.coverage_cell_m;
@@ -382,7 +381,8 @@ fn compute(
     });
     // Which grid (slot) each cell, building, entrance and gate of the batch belongs to.
     let slot_of: IntMap<usize, u32> = missing.iter().enumerate().map(|(s, m)| (grids[m.pos], s as u32)).collect();
-    let owners: Vec<(u32, Vec<Vec<P>>)> = missing.iter().enumerate().map(|(s, m)| (s as u32, m.rings.clone())).collect();
+    let owners: Vec<(u32, Vec<Vec<P>>)> =
+        missing.iter().enumerate().map(|(s, m)| (s as u32, m.rings.clone())).collect();
     let exact = |q: P| {
         let (lon, lat) = idx.projection.to_lon_lat(q[0], q[1]);
         snap.locate(lon, lat).and_then(|l| slot_of.get(&l.grid).copied())

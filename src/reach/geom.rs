@@ -205,31 +205,32 @@ pub(crate) fn is_convex_ccw(ring: &[P]) -> bool {
     (0..n).all(|i| orient(ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]) >= 0.0)
 }
 
-/// The ring as counter-clockwise open form without repeated points (`None` when degenerate).
-pub(crate) fn normalise_ring(pts: impl IntoIterator<Item = P>) -> Option<Vec<P>> {
-    let mut ring: Vec<P> = Vec::new();
+/// Writes the ring into `out` in counter-clockwise open form without repeated points; false
+/// (and `out` unspecified) when it is degenerate or not finite.
+pub(crate) fn normalise_ring(out: &mut Vec<P>, pts: impl IntoIterator<Item = P>) -> bool {
+    out.clear();
     for p in pts {
         if !(p[0].is_finite() && p[1].is_finite()) {
-            return None;
+            return false;
         }
-        if ring.last() != Some(&p) {
-            ring.push(p);
+        if out.last() != Some(&p) {
+            out.push(p);
         }
     }
-    while ring.len() > 1 && ring.first() == ring.last() {
-        ring.pop();
+    while out.len() > 1 && out.first() == out.last() {
+        out.pop();
     }
-    if ring.len() < 3 {
-        return None;
+    if out.len() < 3 {
+        return false;
     }
-    let a = signed_area2(&ring);
+    let a = signed_area2(out);
     if a == 0.0 {
-        return None;
+        return false;
     }
     if a < 0.0 {
-        ring.reverse();
+        out.reverse();
     }
-    Some(ring)
+    true
 }
 
 #[cfg(test)]
@@ -268,8 +269,9 @@ mod tests {
 
     #[test]
     fn rings_are_normalised_counter_clockwise() {
-        let r = normalise_ring([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]]).unwrap();
+        let mut r = Vec::new();
+        assert!(normalise_ring(&mut r, [[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]]));
         assert!(signed_area2(&r) > 0.0 && r.len() == 4 && is_convex_ccw(&r));
-        assert!(normalise_ring([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]).is_none());
+        assert!(!normalise_ring(&mut r, [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]));
     }
 }

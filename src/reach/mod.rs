@@ -7,7 +7,7 @@
 //! 30 s), along the shortest path that
 //! * never passes through a building (buildings are obstacles for everyone),
 //! * never crosses the wall of a gated compound except at a gate that, at that time of day, is
-//!   open ([`Schedule`](crate::model::Schedule)), is of the right kind (walkers and runners use
+//!   open (its [`Schedule`]), is of the right kind (walkers and runners use
 //!   `pedestrian` and `both` gates, e-bikes and cars `vehicle` and `both`) and admits the
 //!   responder (`public`, or its role: police posts and patrols pass as police, joint-defence
 //!   teams and service stations as staff).
@@ -22,7 +22,7 @@
 //! # The algorithm, and why
 //! Walls and buildings are polygons, so the exact shortest path is a polyline that bends only
 //! at obstacle corners (and passes between rooms only at gates). gridmap searches the **reduced
-//! visibility graph** ([`graph`]): its nodes are the corners where paths can bend and the two
+//! visibility graph**: its nodes are the corners where paths can bend and the two
 //! sides of every gate; its edges join nodes of one room that see each other with the line
 //! tangent at both corners. Searching it is *exact*: the travel distance it gives is the true
 //! shortest distance in the model, up to floating point (orientation tests are exact; crossing
@@ -35,21 +35,32 @@
 //! would ignore how compound interiors are laid out.
 //!
 //! Edges are not built with the snapshot: each node's edges are found by a visibility sweep
-//! ([`sweep`]) the first time a search reaches it, and kept. Building the index is linear
+//! the first time a search reaches it, and kept. Building the index is linear
 //! (projection, room assignment, a spatial hash); a query pays for the part of the city it
 //! touches, not for the size of the city.
 //!
 //! * **Response** ([`ReachIndex::response`]): candidates come from an R-tree of responders by
 //!   straight-line distance, which is a lower bound; each candidate's exact distance is found
 //!   by A* over the graph from its position towards the target, pruned by its budget.
-//! * **Reach areas and coverage** ([`coverage`]): a search from every responder settles every
+//! * **Reach areas and coverage** ([`ReachIndex::reach_area`], [`coverage()`]): a search from every responder settles every
 //!   node within budget; then every sample point (raster cell centre, door) that some settled
 //!   node or responder sees within its remaining budget is marked. Sample points are exact; the
 //!   only error of an area is its raster outline, at most a cell (10 m by default for coverage;
 //!   for a responder's area, 1/120 of its diameter).
 //!
 //! Coordinates: the public API takes and returns EPSG:4326 (lon, lat); everything inside is in
-//! the snapshot's local metres ([`LocalProjection`]).
+//! the snapshot's local metres ([`LocalProjection`]). The full account, with the figures, is
+//! `docs/reach.md`.
+//!
+//! # Files
+//! `config` (speeds, delays, classes), `world` (rooms, obstacles, nodes, doors, spatial hash),
+//! `geom` (exact predicates), `sweep` (visibility with shadows), `graph` (lazy edges, A* and
+//! budget searches), `canvas` (sample points and pushes), `raster` (cells to valid polygons),
+//! `coverage` (per-grid shares, blind spots, the content-keyed cache), `suggest` (greedy
+//! staging), `hash` and `lazy` (small utilities). [`ReachIndex`] is built by
+//! [`Snapshot::build`](crate::index::Snapshot::build) from the model; coverage and suggestions
+//! read the whole [`Snapshot`](crate::index::Snapshot) (for grids and their boundary rule).
+//! Nothing here knows of HTTP or storage.
 
 use geo::{MultiPolygon, Point};
 use rstar::primitives::GeomWithData;
@@ -84,10 +95,13 @@ use world::World;
 /// Why a reach query cannot be answered.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReachError {
+    /// A time limit that is not offered.
     #[error("minutes={minutes} is not offered; ask for one of {allowed:?}")]
     BadMinutes { minutes: u32, allowed: Vec<u32> },
+    /// A well-formed code that names no region of the district.
     #[error("there is no region with code {0} in this district")]
     UnknownRegion(String),
+    /// More staging points asked for than one request may.
     #[error("add={asked} is more than the {max} staging points one request may ask for")]
     TooManySuggestions { asked: usize, max: usize },
 }
@@ -106,7 +120,7 @@ struct ResponderInfo {
 /// One responder's trip to a target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arrival {
-    /// Position of the responder in the dataset's responder layer.
+    /// Position of the responder in the dataset's responder layer, and its id.
     pub responder: usize,
     pub id: u32,
     /// From the call to arrival, seconds (start-up delay included).
@@ -183,6 +197,7 @@ impl ReachIndex {
         ReachIndex { config, projection: *projection, net, responders, responder_tree, stars }
     }
 
+    /// The travel model in use.
     pub fn config(&self) -> &ReachConfig {
         &self.config
     }

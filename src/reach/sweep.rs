@@ -108,14 +108,7 @@ impl<'w> Visibility<'w> {
             return;
         }
         let w = self.w;
-        let p = &w.polys[poly as usize];
-        if p.pieces.is_empty() {
-            self.cast_piece(&p.ring);
-        } else {
-            for t in p.pieces.iter() {
-                self.cast_piece(t);
-            }
-        }
+        w.for_each_piece(poly, |piece| self.cast_piece(piece));
     }
 
     /// Records the shadow of a convex polygon.

@@ -26,6 +26,7 @@ use rstar::RTree;
 use super::config::Class;
 use super::geom::{bbox, dist, is_convex_ccw, locate, normalise_ring, orient, segment_may_hit, segment_meets, Loc, P};
 use super::hash::Hasher64;
+use super::lazy::LazyTable;
 use crate::model::{Dataset, GateKind, LocalProjection, Passer, Schedule, TimeOfDay};
 
 /// The room of everything not inside a gated compound.
@@ -33,19 +34,32 @@ pub(crate) const OUTSIDE: u32 = 0;
 /// "No such index".
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// An obstacle polygon.
+/// An obstacle polygon. Its ring lives in [`World::coords`] (see [`World::ring`]).
 pub(crate) struct Poly {
-    /// Counter-clockwise, open (last vertex not repeated), local metres.
-    pub ring: Box<[P]>,
+    start: u32,
+    len: u32,
     pub bbox: [f64; 4],
     /// A wall: the room it encloses. A building: the room it stands in.
     pub room: u32,
     pub wall: bool,
+    /// Convex (the sweep casts its shadow whole; otherwise triangle by triangle).
+    pub convex: bool,
     /// Index of the compound (wall) or building in the dataset.
     pub source: u32,
-    /// Triangles of a non-convex ring (empty when the ring is convex): the sweep casts shadows
-    /// only from convex pieces.
-    pub pieces: Box<[[P; 3]]>,
+}
+
+impl Poly {
+    /// The polygon whose ring was just appended to `coords` at `start`.
+    fn new(coords: &[P], start: u32, room: u32, wall: bool, source: u32) -> Poly {
+        let ring = &coords[start as usize..];
+        Poly { start, len: ring.len() as u32, bbox: bbox(ring), room, wall, convex: is_convex_ccw(ring), source }
+    }
+
+    /// The ring, from the world's coordinates.
+    #[inline]
+    pub fn ring_in<'a>(&self, coords: &'a [P]) -> &'a [P] {
+        &coords[self.start as usize..(self.start + self.len) as usize]
+    }
 }
 
 /// A room: its wall, and what stands and lies inside it. The outside room lists no buildings or
@@ -222,6 +236,10 @@ impl Seen {
 /// The barrier world; see the module doc.
 pub(crate) struct World {
     pub polys: Vec<Poly>,
+    /// Every ring, counter-clockwise, open (last vertex not repeated), local metres.
+    coords: Vec<P>,
+    /// Triangles of the non-convex rings, made on first use.
+    pieces: LazyTable<Box<[[P; 3]]>>,
     pub rooms: Vec<Room>,
     pub nodes: Vec<Node>,
     pub gates: Vec<Gate>,
@@ -257,9 +275,6 @@ fn ring_digest(ring: &[P]) -> u64 {
 }
 
 fn triangles(ring: &[P]) -> Box<[[P; 3]]> {
-    if is_convex_ccw(ring) {
-        return Box::new([]);
-    }
     let poly = geo::Polygon::new(geo::LineString::from(ring.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()), vec![]);
     poly.earcut_triangles_iter().map(|t| [[t.v1().x, t.v1().y], [t.v2().x, t.v2().y], [t.v3().x, t.v3().y]]).collect()
 }
@@ -334,47 +349,55 @@ impl World {
             let (x, y) = proj.to_local(c.x, c.y);
             [x, y]
         };
-        let compound_index: HashMap<u32, usize> = data.compounds.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        let mut gates_of: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, a) in data.access_points.iter().enumerate() {
-            if let Some(&c) = compound_index.get(&a.compound_id) {
-                gates_of.entry(c).or_default().push(i);
-            }
+        let mut compound_index: HashMap<u32, u32> = HashMap::with_capacity(data.compounds.len());
+        for (i, c) in data.compounds.iter().enumerate() {
+            compound_index.insert(c.id, i as u32);
         }
+        // Access points grouped by compound (sorted pairs: no map of vectors).
+        let mut gates_by: Vec<(u32, u32)> = data
+            .access_points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| compound_index.get(&a.compound_id).map(|&c| (c, i as u32)))
+            .collect();
+        gates_by.sort_unstable();
 
         // Walls: one room per gated compound, gates inserted as vertices.
         let mut polys: Vec<Poly> = Vec::new();
+        let mut coords: Vec<P> = Vec::new();
         let mut rooms: Vec<Room> = vec![Room::default()];
         let mut gate_vertices: Vec<(u32, u32, usize)> = Vec::new(); // (room, access point, vertex)
-        let mut room_of_compound: HashMap<usize, u32> = HashMap::new();
+        let mut room_of_compound = vec![OUTSIDE; data.compounds.len()];
+        let mut scratch: Vec<P> = Vec::new();
+        let mut g = 0;
         for (ci, c) in data.compounds.iter().enumerate() {
-            if !c.gated {
+            let gs = g;
+            while g < gates_by.len() && gates_by[g].0 == ci as u32 {
+                g += 1;
+            }
+            if !c.gated || !normalise_ring(&mut scratch, c.geometry.exterior().coords().map(|&q| to_m(q))) {
                 continue;
             }
-            let Some(ring) = normalise_ring(c.geometry.exterior().coords().map(|&q| to_m(q))) else { continue };
-            let pts: Vec<(usize, f64, P, usize)> = gates_of
-                .get(&ci)
-                .into_iter()
-                .flatten()
-                .map(|&g| {
-                    let (e, t, q) = nearest_on_ring(&ring, to_m(data.access_points[g].location.0));
-                    (e, t, q, g)
+            let pts: Vec<(usize, f64, P, usize)> = gates_by[gs..g]
+                .iter()
+                .map(|&(_, a)| {
+                    let (e, t, q) = nearest_on_ring(&scratch, to_m(data.access_points[a as usize].location.0));
+                    (e, t, q, a as usize)
                 })
                 .collect();
-            let (ring, gv) = insert_gates(&ring, pts);
             let room = rooms.len() as u32;
-            room_of_compound.insert(ci, room);
+            room_of_compound[ci] = room;
             let pi = polys.len() as u32;
             rooms.push(Room { wall: Some(pi), ..Room::default() });
-            gate_vertices.extend(gv.into_iter().map(|(g, v)| (room, g as u32, v)));
-            polys.push(Poly {
-                bbox: bbox(&ring),
-                pieces: triangles(&ring),
-                ring: ring.into_boxed_slice(),
-                room,
-                wall: true,
-                source: ci as u32,
-            });
+            let start = coords.len() as u32;
+            if pts.is_empty() {
+                coords.extend_from_slice(&scratch);
+            } else {
+                let (ring, gv) = insert_gates(&scratch, pts);
+                gate_vertices.extend(gv.into_iter().map(|(g, v)| (room, g as u32, v)));
+                coords.extend_from_slice(&ring);
+            }
+            polys.push(Poly::new(&coords, start, room, true, ci as u32));
         }
         let walls = polys.len();
         let wall_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>> = RTree::bulk_load(
@@ -386,39 +409,37 @@ impl World {
                 })
                 .collect(),
         );
-        let room_at = |polys: &[Poly], p: P| -> u32 {
+        let room_at = |polys: &[Poly], coords: &[P], p: P| -> u32 {
             wall_tree
                 .locate_all_at_point(&p)
                 .map(|e| &polys[e.data as usize])
-                .find(|w| locate(&w.ring, p) == Loc::Inside)
+                .find(|w| locate(w.ring_in(coords), p) == Loc::Inside)
                 .map_or(OUTSIDE, |w| w.room)
         };
 
         // Buildings, each in the room of its compound or of where it stands.
         let mut building_poly = vec![NONE; data.buildings.len()];
         for (bi, b) in data.buildings.iter().enumerate() {
-            let Some(ring) = normalise_ring(b.geometry.exterior().coords().map(|&q| to_m(q))) else { continue };
+            if !normalise_ring(&mut scratch, b.geometry.exterior().coords().map(|&q| to_m(q))) {
+                continue;
+            }
             let room = b
                 .compound_id
                 .and_then(|id| compound_index.get(&id))
-                .and_then(|ci| room_of_compound.get(ci).copied())
+                .map(|&ci| room_of_compound[ci as usize])
+                .filter(|&r| r != OUTSIDE)
                 .unwrap_or_else(|| {
-                    let n = ring.len() as f64;
-                    let c = ring.iter().fold([0.0, 0.0], |s, p| [s[0] + p[0] / n, s[1] + p[1] / n]);
-                    room_at(&polys, c)
+                    let n = scratch.len() as f64;
+                    let c = scratch.iter().fold([0.0, 0.0], |s, p| [s[0] + p[0] / n, s[1] + p[1] / n]);
+                    room_at(&polys, &coords, c)
                 });
             building_poly[bi] = polys.len() as u32;
             if room != OUTSIDE {
                 rooms[room as usize].buildings.push(polys.len() as u32);
             }
-            polys.push(Poly {
-                bbox: bbox(&ring),
-                pieces: triangles(&ring),
-                ring: ring.into_boxed_slice(),
-                room,
-                wall: false,
-                source: bi as u32,
-            });
+            let start = coords.len() as u32;
+            coords.extend_from_slice(&scratch);
+            polys.push(Poly::new(&coords, start, room, false, bi as u32));
         }
 
         // The spatial hash covers every obstacle, every point of interest and every grid.
@@ -468,8 +489,11 @@ impl World {
         }
         let cell_polys = Csr::build(ncells, &entries);
 
+        let pieces = LazyTable::new(polys.len());
         let mut world = World {
             polys,
+            coords,
+            pieces,
             rooms,
             nodes: Vec::new(),
             gates: Vec::new(),
@@ -498,8 +522,7 @@ impl World {
         debug_assert!(gate_vertices.iter().all(|&(r, _, _)| (r as usize) <= walls));
         for &(room, ap, v) in gate_vertices {
             let a = &data.access_points[ap as usize];
-            let wall = &self.polys[room as usize - 1];
-            let p = wall.ring[v];
+            let p = self.ring(room - 1)[v];
             let g = self.gates.len() as u32;
             self.access_point_gate[ap as usize] = g;
             let outer = self.nodes.len() as u32;
@@ -509,7 +532,11 @@ impl World {
             let mut h = Hasher64::new(a.id as u64);
             h.f64(p[0]);
             h.f64(p[1]);
-            h.str(&format!("{:?}{:?}{}", a.kind, a.passes, a.hours));
+            h.u64(a.kind as u64);
+            for &who in &a.passes {
+                h.u64(who as u64);
+            }
+            h.str(a.hours.as_str());
             self.gates.push(Gate {
                 id: a.id,
                 kind: a.kind,
@@ -523,91 +550,74 @@ impl World {
         }
     }
 
-    /// Whether `p` is strictly inside an obstacle of `room` other than polygon `except`.
-    fn blocked_point(&self, room: u32, p: P, except: u32) -> bool {
-        if room == OUTSIDE {
-            let (cx, cy) = self.grid.cell_of(p);
-            let Some(c) = self.grid.index(cx, cy) else { return false };
-            self.cell_polys.get(c).iter().any(|&i| {
-                let q = &self.polys[i as usize];
-                i != except && p[0] >= q.bbox[0] && p[0] <= q.bbox[2] && p[1] >= q.bbox[1] && p[1] <= q.bbox[3] && {
-                    locate(&q.ring, p) == Loc::Inside
-                }
-            })
-        } else {
-            let r = &self.rooms[room as usize];
-            r.wall.is_some_and(|w| w != except && locate(&self.polys[w as usize].ring, p) == Loc::Outside)
-                || r.buildings.iter().any(|&b| b != except && locate(&self.polys[b as usize].ring, p) == Loc::Inside)
-        }
-    }
-
+    /// Corner nodes. A corner that lies inside another obstacle (overlapping data) is kept: no
+    /// leg can start or end strictly inside an obstacle, so it simply has no edges.
     fn add_corners(&mut self) {
-        let mut found: Vec<Node> = Vec::new();
-        for (pi, poly) in self.polys.iter().enumerate() {
-            let n = poly.ring.len();
+        for pi in 0..self.polys.len() {
+            let poly = &self.polys[pi];
+            let (wall, own) = (poly.wall, poly.room);
+            let ring = poly.ring_in(&self.coords);
+            let n = ring.len();
             for v in 0..n {
-                let o = orient(poly.ring[(v + n - 1) % n], poly.ring[v], poly.ring[(v + 1) % n]);
+                let o = orient(ring[(v + n - 1) % n], ring[v], ring[(v + 1) % n]);
                 // Outside a polygon, paths bend at its convex corners; inside a wall, at its
                 // reflex ones.
-                let room = match (poly.wall, o > 0.0, o < 0.0) {
+                let room = match (wall, o > 0.0, o < 0.0) {
                     (true, true, _) => OUTSIDE,
-                    (true, _, true) => poly.room,
-                    (false, true, _) => poly.room,
+                    (true, _, true) => own,
+                    (false, true, _) => own,
                     _ => continue,
                 };
-                let p = poly.ring[v];
-                if !self.blocked_point(room, p, pi as u32) {
-                    found.push(Node { p, room, a: pi as u32, b: v as u32 });
+                let id = self.nodes.len() as u32;
+                self.nodes.push(Node { p: ring[v], room, a: pi as u32, b: v as u32 });
+                if room != OUTSIDE {
+                    self.rooms[room as usize].nodes.push(id);
                 }
             }
-        }
-        for node in found {
-            let id = self.nodes.len() as u32;
-            if node.room != OUTSIDE {
-                self.rooms[node.room as usize].nodes.push(id);
-            }
-            self.nodes.push(node);
         }
     }
 
     fn add_doors(&mut self, data: &Dataset, to_m: &dyn Fn(geo::Coord<f64>) -> P) {
-        let building_index: HashMap<u32, usize> = data.buildings.iter().enumerate().map(|(i, b)| (b.id, i)).collect();
-        let mut by_building: Vec<Vec<usize>> = vec![Vec::new(); data.buildings.len()];
-        for (ei, e) in data.entrances.iter().enumerate() {
-            if let Some(&b) = building_index.get(&e.building_id) {
-                by_building[b].push(ei);
-            }
+        let mut building_index: HashMap<u32, u32> = HashMap::with_capacity(data.buildings.len());
+        for (i, b) in data.buildings.iter().enumerate() {
+            building_index.insert(b.id, i as u32);
         }
+        // Entrances grouped by building, in unit order.
+        let mut by: Vec<(u32, u32, u32, u32)> = data
+            .entrances
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| building_index.get(&e.building_id).map(|&b| (b, e.unit, e.id, i as u32)))
+            .collect();
+        by.sort_unstable();
+        let mut k = 0;
         for (bi, b) in data.buildings.iter().enumerate() {
+            let ks = k;
+            while k < by.len() && by[k].0 == bi as u32 {
+                k += 1;
+            }
             let pi = self.building_poly[bi];
             if pi == NONE {
                 continue;
             }
-            let poly = &self.polys[pi as usize];
-            let room = poly.room;
-            let ents = &mut by_building[bi];
-            ents.sort_by_key(|&e| (data.entrances[e].unit, data.entrances[e].id));
-            let mut doors: Vec<Door> = Vec::new();
+            let room = self.polys[pi as usize].room;
+            let ring = self.polys[pi as usize].ring_in(&self.coords);
+            let start = self.doors.len() as u32;
+            let ents = &by[ks..k];
             if ents.is_empty() {
-                for (k, &p) in poly.ring.iter().enumerate() {
-                    let households = if k == 0 { b.households } else { 0 };
-                    doors.push(Door { p, room, building: bi as u32, entrance: None, households });
+                for (v, &p) in ring.iter().enumerate() {
+                    let households = if v == 0 { b.households } else { 0 };
+                    self.doors.push(Door { p, room, building: bi as u32, entrance: None, households });
                 }
             } else {
                 let n = ents.len() as u32;
-                for (k, &e) in ents.iter().enumerate() {
-                    let (_, _, p) = nearest_on_ring(&poly.ring, to_m(data.entrances[e].location.0));
-                    let households = b.households / n + u32::from((k as u32) < b.households % n);
-                    doors.push(Door { p, room, building: bi as u32, entrance: Some(e as u32), households });
+                for (j, &(_, _, _, e)) in ents.iter().enumerate() {
+                    let (_, _, p) = nearest_on_ring(ring, to_m(data.entrances[e as usize].location.0));
+                    let households = b.households / n + u32::from((j as u32) < b.households % n);
+                    self.doors.push(Door { p, room, building: bi as u32, entrance: Some(e), households });
+                    self.entrance_door[e as usize] = start + j as u32;
                 }
             }
-            let start = self.doors.len() as u32;
-            for (k, d) in doors.iter().enumerate() {
-                if let Some(e) = d.entrance {
-                    self.entrance_door[e as usize] = start + k as u32;
-                }
-            }
-            self.doors.extend(doors);
             let end = self.doors.len() as u32;
             self.building_doors[bi] = (start, end);
             if room != OUTSIDE {
@@ -642,7 +652,8 @@ impl World {
     }
 
     fn digest(&mut self) {
-        self.poly_digest = self.polys.iter().map(|p| ring_digest(&p.ring) ^ u64::from(p.wall)).collect();
+        self.poly_digest =
+            self.polys.iter().map(|p| ring_digest(p.ring_in(&self.coords)) ^ u64::from(p.wall)).collect();
         self.door_digest = self
             .doors
             .iter()
@@ -672,6 +683,25 @@ impl World {
         self.room_digest = room_digest;
     }
 
+    /// The ring of polygon `pi`.
+    #[inline]
+    pub fn ring(&self, pi: u32) -> &[P] {
+        self.polys[pi as usize].ring_in(&self.coords)
+    }
+
+    /// Convex pieces of polygon `pi` whose shadows the sweep may cast: the ring itself when
+    /// convex, else its triangles (computed on first use).
+    pub fn for_each_piece(&self, pi: u32, mut f: impl FnMut(&[P])) {
+        let p = &self.polys[pi as usize];
+        if p.convex {
+            f(self.ring(pi));
+        } else {
+            for t in self.pieces.get_or_init(pi as usize, || triangles(self.ring(pi))).iter() {
+                f(t);
+            }
+        }
+    }
+
     /// The room `p` lies in (a point on a wall is outside).
     pub fn room_of(&self, p: P) -> u32 {
         let (cx, cy) = self.grid.cell_of(p);
@@ -686,7 +716,7 @@ impl World {
                     && p[0] <= w.bbox[2]
                     && p[1] >= w.bbox[1]
                     && p[1] <= w.bbox[3]
-                    && locate(&w.ring, p) == Loc::Inside
+                    && locate(w.ring_in(&self.coords), p) == Loc::Inside
             })
             .map_or(OUTSIDE, |w| w.room)
     }
@@ -701,7 +731,7 @@ impl World {
                 && p[0] <= q.bbox[2]
                 && p[1] >= q.bbox[1]
                 && p[1] <= q.bbox[3]
-                && locate(&q.ring, p) == Loc::Inside
+                && locate(q.ring_in(&self.coords), p) == Loc::Inside
         };
         if room == OUTSIDE {
             let (cx, cy) = self.grid.cell_of(p);
@@ -724,13 +754,13 @@ impl World {
         if room != OUTSIDE {
             let r = &self.rooms[room as usize];
             if let Some(w) = r.wall {
-                if segment_meets(&self.polys[w as usize].ring, a, b).outside {
+                if segment_meets(self.ring(w), a, b).outside {
                     return Err(w);
                 }
             }
             for &i in &r.buildings {
                 let q = &self.polys[i as usize];
-                if segment_may_hit(a, b, &q.bbox) && segment_meets(&q.ring, a, b).inside {
+                if segment_may_hit(a, b, &q.bbox) && segment_meets(q.ring_in(&self.coords), a, b).inside {
                     return Err(i);
                 }
             }
@@ -744,7 +774,7 @@ impl World {
                     continue;
                 }
                 let q = &self.polys[i as usize];
-                if segment_may_hit(a, b, &q.bbox) && segment_meets(&q.ring, a, b).inside {
+                if segment_may_hit(a, b, &q.bbox) && segment_meets(q.ring_in(&self.coords), a, b).inside {
                     result = Err(i);
                     return false;
                 }
@@ -800,7 +830,7 @@ impl World {
     #[inline]
     pub fn tangent(&self, n: &Node, q: P) -> bool {
         let Some((pi, v)) = n.corner() else { return true };
-        let ring = &self.polys[pi as usize].ring;
+        let ring = self.ring(pi);
         let k = ring.len();
         let (prev, next) = (ring[(v as usize + k - 1) % k], ring[(v as usize + 1) % k]);
         let (o1, o2) = (orient(n.p, q, prev), orient(n.p, q, next));
@@ -811,7 +841,7 @@ impl World {
     /// on which its polygon lies, when the line is tangent there; `None` otherwise.
     pub fn obstacle_side(&self, n: &Node, from: P) -> Option<f64> {
         let (pi, v) = n.corner()?;
-        let ring = &self.polys[pi as usize].ring;
+        let ring = self.ring(pi);
         let k = ring.len();
         let (prev, next) = (ring[(v as usize + k - 1) % k], ring[(v as usize + 1) % k]);
         let (o1, o2) = (orient(from, n.p, prev), orient(from, n.p, next));

@@ -45,6 +45,7 @@ pub struct Lru {
 }
 
 impl Lru {
+    /// An empty cache that holds at most `max_bytes` (see [`CachedTile::cost`]).
     pub fn new(max_bytes: usize) -> Lru {
         Lru { map: HashMap::new(), order: BTreeMap::new(), tick: 0, bytes: 0, max_bytes }
     }
@@ -79,6 +80,7 @@ impl Lru {
         self.bytes += cost;
     }
 
+    /// Removes one tile; returns whether it was there.
     pub fn remove(&mut self, id: &TileId) -> bool {
         match self.map.remove(id) {
             Some(e) => {
@@ -99,24 +101,29 @@ impl Lru {
         doomed.len()
     }
 
+    /// Removes every tile.
     pub fn clear(&mut self) {
         self.map.clear();
         self.order.clear();
         self.bytes = 0;
     }
 
+    /// Whether the tile is cached (without marking it used).
     pub fn contains(&self, id: &TileId) -> bool {
         self.map.contains_key(id)
     }
 
+    /// Tiles held.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Whether no tile is held.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
+    /// Bytes held, by [`CachedTile::cost`].
     pub fn bytes(&self) -> usize {
         self.bytes
     }

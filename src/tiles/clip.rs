@@ -3,7 +3,8 @@
 //! The pipeline for a polygon, ring by ring:
 //!
 //! 1. **Project** to tile units (float, y down) with [`TileId::project`].
-//! 2. **Clip** to the tile grown by [`BUFFER`]. A ring wholly inside is kept as is. A ring that
+//! 2. **Clip** to the tile grown by [`BUFFER`] (less half a unit, see `ClipBox::new`). A ring
+//!    wholly inside is kept as is. A ring that
 //!    leaves the box once (one run of outside vertices, no outside edge cutting across the box)
 //!    is clipped with Sutherland–Hodgman, which is exact and valid in that case. Anything else
 //!    (a concave ring entering the box several times, a clipped hole) goes through a real
@@ -11,8 +12,8 @@
 //!    with zero-width bridges along the box edge, which is not a valid polygon.
 //! 3. **Simplify** with Douglas–Peucker at `tolerance` tile units (only below
 //!    [`super::layers::FULL_DETAIL_ZOOM`]; the caller chooses).
-//! 4. **Snap** to integers, drop repeated points and spikes (`a, b, a`), drop rings that
-//!    collapsed to no area, and orient rings as MVT wants (exterior positive area in the spec's
+//! 4. **Snap** to integers, drop points that add nothing (repeats, straight runs, spikes out
+//!    and back along a line), drop rings that collapsed to no area, and orient rings as MVT wants (exterior positive area in the spec's
 //!    formula, holes negative).
 //! 5. If simplification removed points, check the result with `geo::Validation`; if it is not
 //!    valid, fall back to the unsimplified ring (valid input stays valid through steps 1, 2, 4
@@ -35,8 +36,22 @@ struct ClipBox {
 }
 
 impl ClipBox {
+    /// Half a unit inside the buffer's edge: cut points then snap onto the edge itself
+    /// (`round` takes -127.5 to -128), while every vertex that was not cut snaps strictly
+    /// inside it, so snapping cannot make a ring touch the cut edge.
     fn new() -> ClipBox {
-        ClipBox { min: -f64::from(BUFFER), max: f64::from(EXTENT + BUFFER) }
+        ClipBox { min: 0.5 - f64::from(BUFFER), max: f64::from(EXTENT + BUFFER) - 0.5 }
+    }
+
+    /// Puts a coordinate that a polygon intersection left a hair off the box's edge back on it.
+    fn onto_edge(&self, v: f64) -> f64 {
+        if (v - self.min).abs() < 0.01 {
+            self.min
+        } else if (v - self.max).abs() < 0.01 {
+            self.max
+        } else {
+            v
+        }
     }
 
     #[inline]
@@ -153,36 +168,43 @@ fn ring_area_f(r: &[P]) -> f64 {
     (0..n).map(|i| r[i].0 * r[(i + 1) % n].1 - r[(i + 1) % n].0 * r[i].1).sum()
 }
 
-/// Snaps to integers and removes repeated points and spikes; `None` when nothing with area is
-/// left.
+/// Whether `b` adds nothing between `a` and `c`: the three are collinear (this covers
+/// repeated points, straight runs and spikes that go out and back along one line, such as the
+/// corner Sutherland–Hodgman adds when a ring passes the box's corner outside it).
+fn redundant(a: (i32, i32), b: (i32, i32), c: (i32, i32)) -> bool {
+    let (ux, uy) = (i64::from(b.0 - a.0), i64::from(b.1 - a.1));
+    let (vx, vy) = (i64::from(c.0 - b.0), i64::from(c.1 - b.1));
+    ux * vy - uy * vx == 0
+}
+
+/// Snaps to integers and removes points that add nothing (see [`redundant`]); `None` when
+/// nothing with area is left.
 fn snap_ring(ring: &[P]) -> Option<Vec<(i32, i32)>> {
     let mut out: Vec<(i32, i32)> = Vec::with_capacity(ring.len());
     for &(x, y) in ring {
         let p = (x.round() as i32, y.round() as i32);
-        if out.last() == Some(&p) {
-            continue;
-        }
-        if out.len() >= 2 && out[out.len() - 2] == p {
-            // a, b, a: a spike out and back.
+        while out.len() >= 2 && redundant(out[out.len() - 2], out[out.len() - 1], p) {
             out.pop();
-            continue;
         }
-        out.push(p);
+        if out.last() != Some(&p) {
+            out.push(p);
+        }
     }
-    // The same at the seam between the last and the first point.
+    // The same across the seam between the last point and the first.
     loop {
         let n = out.len();
-        if n >= 2 && out[0] == out[n - 1] {
+        if n < 3 {
+            return None;
+        }
+        if out[0] == out[n - 1] || redundant(out[n - 2], out[n - 1], out[0]) {
             out.pop();
-        } else if n >= 3 && out[n - 2] == out[0] {
-            out.pop();
-        } else if n >= 3 && out[n - 1] == out[1] {
+        } else if redundant(out[n - 1], out[0], out[1]) {
             out.remove(0);
         } else {
             break;
         }
     }
-    (out.len() >= 3 && ring_area(&out) != 0).then_some(out)
+    (ring_area(&out) != 0).then_some(out)
 }
 
 /// Douglas–Peucker on a closed ring (the first point stays). Returns the input when
@@ -266,27 +288,28 @@ pub fn polygons(tile: TileId, parts: &[Polygon<f64>], tolerance: f64, enc: &mut 
         let holes: Vec<Vec<P>> = poly.interiors().iter().map(|h| project_ring(tile, h)).collect();
         let mut pieces: Vec<(Vec<P>, Vec<Vec<P>>)> = Vec::new();
         let mut complex = false;
-        match clip_ring(&exterior, b) {
+        let ext = match clip_ring(&exterior, b) {
             RingClip::Outside => continue,
-            RingClip::Complex => complex = true,
-            RingClip::Inside | RingClip::Clipped(_) => {
-                let mut kept_holes = Vec::new();
-                for h in &holes {
-                    match clip_ring(h, b) {
-                        RingClip::Inside => kept_holes.push(h.clone()),
-                        RingClip::Outside => {}
-                        // A clipped hole becomes part of the outline: let the real
-                        // intersection work it out.
-                        RingClip::Clipped(_) | RingClip::Complex => complex = true,
-                    }
+            RingClip::Complex => {
+                complex = true;
+                None
+            }
+            RingClip::Inside => Some(exterior.clone()),
+            RingClip::Clipped(r) => Some(r),
+        };
+        if let Some(ext) = ext {
+            let mut kept_holes = Vec::new();
+            for h in &holes {
+                match clip_ring(h, b) {
+                    RingClip::Inside => kept_holes.push(h.clone()),
+                    RingClip::Outside => {}
+                    // A clipped hole becomes part of the outline: let the real
+                    // intersection work it out.
+                    RingClip::Clipped(_) | RingClip::Complex => complex = true,
                 }
-                if !complex {
-                    let ext = match clip_ring(&exterior, b) {
-                        RingClip::Clipped(r) => r,
-                        _ => exterior.clone(),
-                    };
-                    pieces.push((ext, kept_holes));
-                }
+            }
+            if !complex {
+                pieces.push((ext, kept_holes));
             }
         }
         if complex {
@@ -301,7 +324,7 @@ pub fn polygons(tile: TileId, parts: &[Polygon<f64>], tolerance: f64, enc: &mut 
                 let strip = |ls: &LineString<f64>| -> Vec<P> {
                     let c = &ls.0;
                     let n = if c.len() > 1 && c[0] == c[c.len() - 1] { c.len() - 1 } else { c.len() };
-                    c[..n].iter().map(|c| (c.x, c.y)).collect()
+                    c[..n].iter().map(|c| (b.onto_edge(c.x), b.onto_edge(c.y))).collect()
                 };
                 pieces.push((strip(p.exterior()), p.interiors().iter().map(strip).collect()));
             }
@@ -381,8 +404,16 @@ mod tests {
     #[test]
     fn a_u_shape_entering_twice_is_split_into_two_valid_parts() {
         // A U whose arms reach into the tile from above the buffer, joined outside it.
-        let u = vec![(100.0, -500.0), (1000.0, -500.0), (1000.0, 400.0), (800.0, 400.0), (800.0, -400.0),
-                     (300.0, -400.0), (300.0, 400.0), (100.0, 400.0)];
+        let u = vec![
+            (100.0, -500.0),
+            (1000.0, -500.0),
+            (1000.0, 400.0),
+            (800.0, 400.0),
+            (800.0, -400.0),
+            (300.0, -400.0),
+            (300.0, 400.0),
+            (100.0, 400.0),
+        ];
         let parts = through(&[u], 0.0);
         assert_eq!(parts.len(), 2, "two separate arms, no bridge along the buffer edge: {parts:?}");
         for p in &parts {
@@ -420,7 +451,14 @@ mod tests {
 
     #[test]
     fn spikes_and_repeats_collapse() {
-        assert_eq!(snap_ring(&[(0.0, 0.0), (10.0, 0.0), (10.2, 0.1), (20.0, 0.0), (10.0, 0.0), (0.0, 10.0)]).unwrap().len(), 3);
+        assert_eq!(
+            snap_ring(&[(0.0, 0.0), (10.0, 0.0), (10.2, 0.1), (20.0, 0.0), (10.0, 0.0), (0.0, 10.0)]).unwrap().len(),
+            3
+        );
+        // Up the box's edge to its corner and back down: the corner goes.
+        let r =
+            snap_ring(&[(-128.0, 279.0), (-128.0, -128.0), (-128.0, -99.0), (-88.0, -87.0), (-103.0, 276.0)]).unwrap();
+        assert_eq!(r, vec![(-128, 279), (-128, -99), (-88, -87), (-103, 276)]);
         assert!(snap_ring(&[(0.0, 0.0), (0.2, 0.2), (0.1, 0.4)]).is_none(), "a sub-unit triangle has no area");
     }
 }

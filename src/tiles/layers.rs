@@ -19,7 +19,7 @@ use super::mercator::{TileId, EXTENT};
 use super::mvt::{GeomType, GeometryEncoder, LayerWriter, PropValue, TileWriter};
 use super::prepared::Prepared;
 use crate::index::Snapshot;
-use crate::model::{Level, LayerKind, Region};
+use crate::model::{LayerKind, Level, Region};
 
 /// From this zoom on, polygons are written at full detail; below it they are simplified.
 pub const FULL_DETAIL_ZOOM: u8 = 14;
@@ -66,14 +66,17 @@ pub const TILE_LAYERS: [TileLayer; 9] = [
     TileLayer {
         kind: Some(LayerKind::Communities),
         name: "communities",
-        min_zoom: 9,
+        // A community is about 700 m across: 13 px at z10.
+        min_zoom: 10,
         fields: REGION_FIELDS,
         description: "Communities (社区/村)",
     },
     TileLayer {
         kind: Some(LayerKind::Grids),
         name: "grids",
-        min_zoom: 10,
+        // A grid is about 300 m across: 20 px at z12. Below that a 100,000-grid city would put
+        // thousands of unreadable grids (2 MB) in one tile.
+        min_zoom: 12,
         fields: &[
             ("code", "String", "14- or 15-digit grid code"),
             ("name", "String", "name"),
@@ -159,15 +162,16 @@ pub const TILE_LAYERS: [TileLayer; 9] = [
             ("code", "String", "region code"),
             ("name", "String", "region name"),
         ],
-        description: "One label point inside each region (subdistricts from z0, communities from z9, grids from z13)",
+        description: "One label point inside each region (subdistricts from z0, communities from z10, grids from z13)",
     },
 ];
 
-/// The first zoom at which labels of a level appear.
+/// The first zoom at which labels of a level appear. Never below the region layer's own
+/// [`min_zoom`]: a region's changes invalidate tiles from that zoom on.
 pub fn label_min_zoom(level: Level) -> u8 {
     match level {
         Level::District | Level::Subdistrict => 0,
-        Level::Community => 9,
+        Level::Community => 10,
         Level::Grid => 13,
     }
 }
@@ -391,6 +395,32 @@ pub fn data_bounds(snap: &Snapshot) -> Option<Rect<f64>> {
     use geo::BoundingRect;
     let d = &snap.data;
     d.subdistricts.iter().chain(&d.grids).filter_map(|r| r.geometry.bounding_rect()).reduce(|a, b| {
-        Rect::new((a.min().x.min(b.min().x), a.min().y.min(b.min().y)), (a.max().x.max(b.max().x), a.max().y.max(b.max().y)))
+        Rect::new(
+            (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+            (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+        )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_never_appear_below_their_layer() {
+        // Invalidation of a region's tiles starts at its layer's min zoom; a label shown below
+        // it would go stale.
+        for kind in [LayerKind::Subdistricts, LayerKind::Communities, LayerKind::Grids] {
+            let level = kind.region_level().unwrap();
+            assert!(label_min_zoom(level) >= min_zoom(kind), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_dataset_layer_has_one_tile_layer() {
+        for kind in LayerKind::ALL {
+            assert_eq!(TILE_LAYERS.iter().filter(|l| l.kind == Some(kind)).count(), 1, "{kind:?}");
+        }
+        assert!(TILE_LAYERS.iter().all(|l| l.min_zoom <= super::super::MAX_ZOOM));
+    }
 }

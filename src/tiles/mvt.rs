@@ -125,6 +125,7 @@ pub struct GeometryEncoder {
 }
 
 impl GeometryEncoder {
+    /// An empty command stream, cursor at (0, 0).
     pub fn new() -> Self {
         GeometryEncoder::default()
     }
@@ -154,10 +155,12 @@ impl GeometryEncoder {
         self.out.push(command(CMD_CLOSE_PATH, 1));
     }
 
+    /// Whether nothing was written (such a feature must not be added).
     pub fn is_empty(&self) -> bool {
         self.out.is_empty()
     }
 
+    /// The command integers, for [`LayerWriter::add`].
     pub fn finish(self) -> Vec<u32> {
         self.out
     }
@@ -177,6 +180,7 @@ pub struct LayerWriter {
 }
 
 impl LayerWriter {
+    /// An empty layer called `name` with `extent` units per tile side.
     pub fn new(name: &str, extent: u32) -> LayerWriter {
         LayerWriter {
             name: name.to_string(),
@@ -239,6 +243,7 @@ impl LayerWriter {
         self.count
     }
 
+    /// Whether no feature was added (the layer is then left out of the tile).
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -289,10 +294,12 @@ pub struct TileWriter {
 }
 
 impl TileWriter {
+    /// An empty tile.
     pub fn new() -> TileWriter {
         TileWriter::default()
     }
 
+    /// Appends a layer; an empty one is skipped.
     pub fn add_layer(&mut self, layer: &LayerWriter) {
         if !layer.is_empty() {
             layer.encode(&mut self.out);

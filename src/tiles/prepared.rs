@@ -37,6 +37,7 @@ pub struct SnapshotId {
 }
 
 impl SnapshotId {
+    /// The id of `snap`.
     pub fn of(snap: &Snapshot) -> SnapshotId {
         SnapshotId { generation: snap.generation, built_at: snap.built_at }
     }
@@ -114,6 +115,7 @@ impl Stamps {
         self.layers.iter().map(|(_, v)| v.len()).sum()
     }
 
+    /// Whether no feature was fingerprinted.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -281,12 +283,25 @@ pub fn label_point(parts: &[Polygon<f64>]) -> Option<(f64, f64)> {
     best.map(|(r, y)| ((r.0 + r.1) / 2.0, y)).or_else(|| main.exterior().0.first().map(|c| (c.x, c.y)))
 }
 
+/// The next `f32` above `f` (`f32::next_up`, which needs Rust 1.86; the crate supports 1.85).
+fn f32_up(f: f32) -> f32 {
+    if f.is_nan() || f == f32::INFINITY {
+        f
+    } else if f == 0.0 {
+        f32::from_bits(1)
+    } else if f > 0.0 {
+        f32::from_bits(f.to_bits() + 1)
+    } else {
+        f32::from_bits(f.to_bits() - 1)
+    }
+}
+
 fn bbox_f32(r: Option<Rect<f64>>) -> [f32; 4] {
     // Round outwards so the f32 box always contains the f64 one.
     let down = |v: f64| {
         let f = v as f32;
         if f64::from(f) > v {
-            f.next_down()
+            -f32_up(-f)
         } else {
             f
         }
@@ -294,7 +309,7 @@ fn bbox_f32(r: Option<Rect<f64>>) -> [f32; 4] {
     let up = |v: f64| {
         let f = v as f32;
         if f64::from(f) < v {
-            f.next_up()
+            f32_up(f)
         } else {
             f
         }
@@ -373,6 +388,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn f32_boxes_contain_their_f64_boxes() {
+        for v in [84.123_456_789_012_f64, -45.987_654_321, 0.0, 1e-12, -1e-12, 179.999_999_99] {
+            let [a, b, c, d] = bbox_f32(Some(Rect::new((v, v), (v, v))));
+            assert!(f64::from(a) <= v && f64::from(b) <= v && f64::from(c) >= v && f64::from(d) >= v, "{v}");
+            assert!(f64::from(c) - f64::from(a) < 2e-5, "{v}: tight");
+        }
+    }
+
+    #[test]
     fn schedules_become_minute_intervals() {
         let s = |t: &str| intervals(&Schedule::parse(t).unwrap());
         assert_eq!(s("24h"), vec![(0, 1440)]);
@@ -385,7 +409,15 @@ mod tests {
     fn label_point_of_an_l_shape_is_inside_it() {
         use geo::{Contains, Point};
         let l = Polygon::new(
-            geo::LineString::from(vec![(0.0, 0.0), (10.0, 0.0), (10.0, 2.0), (2.0, 2.0), (2.0, 10.0), (0.0, 10.0), (0.0, 0.0)]),
+            geo::LineString::from(vec![
+                (0.0, 0.0),
+                (10.0, 0.0),
+                (10.0, 2.0),
+                (2.0, 2.0),
+                (2.0, 10.0),
+                (0.0, 10.0),
+                (0.0, 0.0),
+            ]),
             vec![],
         );
         let (x, y) = label_point(std::slice::from_ref(&l)).unwrap();

@@ -27,7 +27,9 @@ pub const GRID_PALETTE: [&str; GRID_COLOURS as usize] =
 /// Responder kinds and their colours (the page's legend and icons use the same).
 pub const RESPONDER_COLOURS: [(&str, &str); 4] =
     [("joint_defence", "#e07b00"), ("police_post", "#1f5fbf"), ("service_station", "#8a3fb5"), ("patrol", "#0f8b8d")];
+/// Colour of a gate open now.
 pub const GATE_OPEN: &str = "#2e9d57";
+/// Colour of a gate closed now.
 pub const GATE_CLOSED: &str = "#d0453b";
 
 const FONT: &str = "Noto Sans CJK SC Regular";
@@ -93,9 +95,11 @@ pub fn gate_open_expression() -> Value {
     let minute = json!(["global-state", "minute"]);
     let any: Vec<Value> = (0..MAX_GATE_INTERVALS)
         .map(|i| {
-            json!(["all",
+            json!([
+                "all",
                 ["<=", ["number", ["get", format!("opens_{i}")], 9999], minute],
-                ["<", minute, ["number", ["get", format!("closes_{i}")], -1]]])
+                ["<", minute, ["number", ["get", format!("closes_{i}")], -1]]
+            ])
         })
         .collect();
     let mut expr = vec![json!("any")];
@@ -125,7 +129,8 @@ pub fn style(snap: &Snapshot, prep: &Prepared, base: &str, minute: u16) -> Value
     }
     kind_colour.push(json!("#555555"));
     let (palette, kind_colour) = (Value::Array(palette), Value::Array(kind_colour));
-    let src = |id: &str, layer: &str, kind: &str| json!({"id": id, "type": kind, "source": SOURCE, "source-layer": layer});
+    let src =
+        |id: &str, layer: &str, kind: &str| json!({"id": id, "type": kind, "source": SOURCE, "source-layer": layer});
     let with = |mut base: Value, extra: Value| {
         if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
             for (k, v) in e {
@@ -142,61 +147,109 @@ pub fn style(snap: &Snapshot, prep: &Prepared, base: &str, minute: u16) -> Value
     let [lon, lat, zoom] = center(prep);
     let layers = vec![
         json!({"id": "background", "type": "background", "paint": {"background-color": "#eef0ec"}}),
-        with(src("grids-fill", "grids", "fill"), json!({"paint": {
+        with(
+            src("grids-fill", "grids", "fill"),
+            json!({"paint": {
             "fill-color": palette,
-            "fill-opacity": ["interpolate", ["linear"], ["zoom"], 12, 0.95, 17, 0.7]}})),
-        with(src("compounds-fill", "compounds", "fill"), json!({"minzoom": 13, "paint": {
+            "fill-opacity": ["interpolate", ["linear"], ["zoom"], 12, 0.95, 17, 0.7]}}),
+        ),
+        with(
+            src("compounds-fill", "compounds", "fill"),
+            json!({"minzoom": 13, "paint": {
             "fill-color": ["case", ["get", "gated"], "#f7f3e8", "#f3f3ef"],
-            "fill-opacity": ["interpolate", ["linear"], ["zoom"], 13, 0, 14, 0.85]}})),
-        with(src("buildings-fill", "buildings", "fill"), json!({"minzoom": 14, "paint": {
+            "fill-opacity": ["interpolate", ["linear"], ["zoom"], 13, 0, 14, 0.85]}}),
+        ),
+        with(
+            src("buildings-fill", "buildings", "fill"),
+            json!({"minzoom": 14, "paint": {
             "fill-color": "#cfc6b8", "fill-outline-color": "#a89c8a",
-            "fill-opacity": ["interpolate", ["linear"], ["zoom"], 14, 0, 15, 1]}})),
-        with(src("compounds-wall", "compounds", "line"), json!({"minzoom": 13, "filter": ["get", "gated"], "paint": {
-            "line-color": "#a47e4a", "line-width": ["interpolate", ["linear"], ["zoom"], 13, 0.5, 17, 2]}})),
-        with(src("compounds-open", "compounds", "line"), json!({"minzoom": 14, "filter": ["!", ["get", "gated"]], "paint": {
-            "line-color": "#a49a8a", "line-width": 1, "line-dasharray": [3, 2]}})),
-        with(src("grids-line", "grids", "line"), json!({"paint": {
+            "fill-opacity": ["interpolate", ["linear"], ["zoom"], 14, 0, 15, 1]}}),
+        ),
+        with(
+            src("compounds-wall", "compounds", "line"),
+            json!({"minzoom": 13, "filter": ["get", "gated"], "paint": {
+            "line-color": "#a47e4a", "line-width": ["interpolate", ["linear"], ["zoom"], 13, 0.5, 17, 2]}}),
+        ),
+        with(
+            src("compounds-open", "compounds", "line"),
+            json!({"minzoom": 14, "filter": ["!", ["get", "gated"]], "paint": {
+            "line-color": "#a49a8a", "line-width": 1, "line-dasharray": [3, 2]}}),
+        ),
+        with(
+            src("grids-line", "grids", "line"),
+            json!({"paint": {
             "line-color": "#6f8576",
             "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.3, 14, 1, 17, 1.6],
-            "line-opacity": ["interpolate", ["linear"], ["zoom"], 10, 0.4, 13, 0.9]}})),
-        with(src("communities-line", "communities", "line"), json!({"layout": {"line-join": "round"}, "paint": {
+            "line-opacity": ["interpolate", ["linear"], ["zoom"], 10, 0.4, 13, 0.9]}}),
+        ),
+        with(
+            src("communities-line", "communities", "line"),
+            json!({"layout": {"line-join": "round"}, "paint": {
             "line-color": "#56799a",
-            "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.8, 13, 1.3, 16, 2.5]}})),
-        with(src("subdistricts-casing", "subdistricts", "line"), json!({"layout": {"line-join": "round"}, "paint": {
+            "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.8, 13, 1.3, 16, 2.5]}}),
+        ),
+        with(
+            src("subdistricts-casing", "subdistricts", "line"),
+            json!({"layout": {"line-join": "round"}, "paint": {
             "line-color": "#ffffff", "line-opacity": 0.8,
-            "line-width": ["interpolate", ["linear"], ["zoom"], 11, 4.5, 13, 6, 16, 9]}})),
-        with(src("subdistricts-line", "subdistricts", "line"), json!({"layout": {"line-join": "round"}, "paint": {
+            "line-width": ["interpolate", ["linear"], ["zoom"], 11, 4.5, 13, 6, 16, 9]}}),
+        ),
+        with(
+            src("subdistricts-line", "subdistricts", "line"),
+            json!({"layout": {"line-join": "round"}, "paint": {
             "line-color": "#27405a",
-            "line-width": ["interpolate", ["linear"], ["zoom"], 11, 2.2, 13, 3, 16, 4.5]}})),
-        with(src("entrances", "entrances", "circle"), json!({"minzoom": 16, "paint": {
-            "circle-color": "#7a6a55", "circle-radius": 2, "circle-stroke-color": "#ffffff", "circle-stroke-width": 0.5}})),
-        with(src("gates", "access_points", "circle"), json!({"minzoom": 14, "paint": {
+            "line-width": ["interpolate", ["linear"], ["zoom"], 11, 2.2, 13, 3, 16, 4.5]}}),
+        ),
+        with(
+            src("entrances", "entrances", "circle"),
+            json!({"minzoom": 16, "paint": {
+            "circle-color": "#7a6a55", "circle-radius": 2, "circle-stroke-color": "#ffffff", "circle-stroke-width": 0.5}}),
+        ),
+        with(
+            src("gates", "access_points", "circle"),
+            json!({"minzoom": 14, "paint": {
             "circle-color": ["case", gate_open_expression(), GATE_OPEN, GATE_CLOSED],
             "circle-radius": ["interpolate", ["linear"], ["zoom"], 14, 2.5, 18, 6],
             "circle-stroke-color": "#ffffff",
-            "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 14, 0.5, 17, 1.5]}})),
-        with(src("responders-halo", "responders", "circle"), json!({"paint": {
+            "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 14, 0.5, 17, 1.5]}}),
+        ),
+        with(
+            src("responders-halo", "responders", "circle"),
+            json!({"paint": {
             "circle-color": kind_colour.clone(), "circle-opacity": 0.15,
-            "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 5, 16, 16]}})),
-        with(src("responders", "responders", "circle"), json!({"paint": {
+            "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 5, 16, 16]}}),
+        ),
+        with(
+            src("responders", "responders", "circle"),
+            json!({"paint": {
             "circle-color": kind_colour,
             "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 3, 16, 7],
-            "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5}})),
-        with(label_layer("grid-labels", "grid", FONT), json!({"minzoom": 14, "layout": {
+            "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5}}),
+        ),
+        with(
+            label_layer("grid-labels", "grid", FONT),
+            json!({"minzoom": 14, "layout": {
             "text-size": ["interpolate", ["linear"], ["zoom"], 14, 11, 17, 14],
             "text-max-width": 6, "text-padding": 4}, "paint": {
-            "text-color": "#3c4a40", "text-halo-color": "rgba(255,255,255,0.9)", "text-halo-width": 1.2}})),
-        with(label_layer("community-labels", "community", FONT_BOLD), json!({"minzoom": 11.5, "layout": {
+            "text-color": "#3c4a40", "text-halo-color": "rgba(255,255,255,0.9)", "text-halo-width": 1.2}}),
+        ),
+        with(
+            label_layer("community-labels", "community", FONT_BOLD),
+            json!({"minzoom": 11.5, "layout": {
             "text-size": ["interpolate", ["linear"], ["zoom"], 11.5, 11, 15, 15],
             "text-max-width": 7, "text-padding": 6}, "paint": {
             "text-color": "#1f3b57", "text-halo-color": "#ffffff", "text-halo-width": 1.6,
-            "text-opacity": ["interpolate", ["linear"], ["zoom"], 15.5, 1, 16.5, 0.5]}})),
+            "text-opacity": ["interpolate", ["linear"], ["zoom"], 15.5, 1, 16.5, 0.5]}}),
+        ),
         // Last: placed first, so community labels give way to it on the overview.
-        with(label_layer("subdistrict-labels", "subdistrict", FONT_BOLD), json!({"maxzoom": 13.6, "layout": {
+        with(
+            label_layer("subdistrict-labels", "subdistrict", FONT_BOLD),
+            json!({"maxzoom": 13.6, "layout": {
             "text-size": ["interpolate", ["linear"], ["zoom"], 11, 15, 13, 19],
             "text-letter-spacing": 0.15, "text-padding": 10}, "paint": {
             "text-color": "#a3381f", "text-halo-color": "rgba(255,255,255,0.95)", "text-halo-width": 2.2,
-            "text-opacity": ["interpolate", ["linear"], ["zoom"], 13.1, 1, 13.6, 0]}})),
+            "text-opacity": ["interpolate", ["linear"], ["zoom"], 13.1, 1, 13.6, 0]}}),
+        ),
     ];
     json!({
         "version": 8,

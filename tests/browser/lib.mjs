@@ -84,7 +84,16 @@ export async function run(scenario) {
     const context = await browser.newContext({ viewport: VIEWPORT, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     // Every request of every page and worker in this context (MapLibre's worker fetches some layers).
     context.on('request', (r) => report.requests.push(r.url()));
-    context.on('requestfailed', (r) => report.failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`));
+    context.on('requestfailed', (r) => {
+      const why = r.failure()?.errorText ?? '';
+      // MapLibre cancels tiles it no longer needs (the view moved on) and a navigation cancels
+      // background loads: those are not failures of the server.
+      if (why.includes('ERR_ABORTED') && new URL(r.url()).pathname.startsWith('/tiles/')) {
+        report.abortedTiles = (report.abortedTiles ?? 0) + 1;
+        return;
+      }
+      report.failedRequests.push(`${r.url()}: ${why}`);
+    });
     const page = await context.newPage();
     page.on('console', (m) => {
       const line = `${m.text()} @ ${m.location()?.url ?? ''}`;

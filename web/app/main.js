@@ -1,29 +1,29 @@
-// main.js: the gridmap web map. Builds the map, loads the layers, and wires click, search,
-// language and legend.
+// main.js: the gridmap web map. Loads the server's style, builds the map over the server's vector
+// tiles, and wires click, search, language and legend.
 //
-// Everything comes from this server: MapLibre from /vendor, data from /api. The view lives in
-// the URL hash (#zoom/lat/lon, MapLibre's own hash handler), so a link reopens the same place.
-// When the region layers are drawn and MapLibre is idle for the first time, window.__mapIdle
-// becomes true (the browser tests wait for it); window.__map is the map, for the same tests.
+// Everything comes from this server: MapLibre from /vendor, the style from /style.json, every
+// layer from /tiles/{z}/{x}/{y}.mvt (only the tiles in view, so a city of 100,000 grids loads as
+// fast as a small one), answers from /api. Region names for search by name come from
+// /tiles/regions.json, fetched in the background once the map is drawn. The view lives in the URL
+// hash (#zoom/lat/lon, MapLibre's own hash handler), so a link reopens the same place. When the
+// map has drawn its first view and is idle, window.__mapIdle becomes true (the browser tests wait
+// for it); window.__map is the map, for the same tests.
 
 import { Map as MapLibreMap, NavigationControl, ScaleControl } from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { applyTo, currentLang, onLangChange, setLang, t } from './i18n.js';
-import { addResponderIcons, buildStyle, GRID_PALETTE } from './style.js';
-import { bounds, colourRegions, isOpenAt, labelPoints, minuteNow, unionBounds } from './geo.js';
+import { addResponderIcons, adaptStyle, selectionLayers, SOURCE } from './style.js';
+import { bounds, minuteNow } from './geo.js';
 import { levelOfCode, regionPath, renderPointCard, renderRegionCard } from './card.js';
 
-/** The district's rough centre, used only until the layers are loaded (Karamay, lon/lat). */
-const FALLBACK_CENTER = [84.87, 45.6];
-const REGION_LAYERS = { subdistrict: 'subdistricts', community: 'communities', grid: 'grids' };
-
 const $ = (sel) => document.querySelector(sel);
-const api = (path) => new URL(path, location.origin).href;
 
-/** Regions loaded from the layers, by level then code: the search by name and the card's parents. */
-const regions = { subdistrict: new Map(), community: new Map(), grid: new Map() };
-let gates = null;
+/** Region names by level then code (from /tiles/regions.json): search by name, the card's parents. */
+const names = { subdistrict: new Map(), community: new Map(), grid: new Map() };
+let namesLoading = null;
 /** What the card shows, kept so a language switch can redraw it: {kind, ...}. */
 let cardModel = null;
+/** The map, once the style has loaded. */
+let map = null;
 
 /** GET a JSON document; a failure throws an Error whose message is the problem's detail. */
 async function fetchJson(path) {
@@ -35,6 +35,17 @@ async function fetchJson(path) {
     throw err;
   }
   return body;
+}
+
+/** Loads the region names once; later calls share the same request. */
+function loadNames() {
+  namesLoading ??= fetchJson('/tiles/regions.json').then((doc) => {
+    for (const level of Object.keys(names)) {
+      for (const [code, name] of doc[level] ?? []) names[level].set(code, name);
+    }
+    drawCard();
+  });
+  return namesLoading;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,12 +80,12 @@ function drawCard() {
 function closeCard() {
   cardModel = null;
   drawCard();
-  select(null);
+  select(null, null);
 }
 
 function lookupRegion(code) {
-  const f = regions[levelOfCode(code)]?.get(code);
-  return f ? { code, name: f.properties.name } : null;
+  const name = names[levelOfCode(code)]?.get(code);
+  return name ? { code, name } : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,85 +93,61 @@ function lookupRegion(code) {
 
 const hasHashView = /^#\d+(\.\d+)?\/-?\d+(\.\d+)?\/-?\d+(\.\d+)?/.test(location.hash);
 
-const map = new MapLibreMap({
-  container: 'map',
-  style: buildStyle(api),
-  center: FALLBACK_CENTER,
-  zoom: 11,
-  hash: true,
-  dragRotate: false,
-  pitchWithRotate: false,
-  touchPitch: false,
-  attributionControl: false,
-  // Chinese labels come from local fonts (the style has no glyphs URL).
-  localIdeographFontFamily: "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif",
-});
-window.__map = map;
-map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
-map.addControl(new ScaleControl({ maxWidth: 140, unit: 'metric' }), 'bottom-left');
-map.touchZoomRotate.disableRotation();
-
-function setSource(id, data) {
-  map.getSource(id)?.setData(data);
-}
-
-/** Highlights a region geometry (or clears the highlight with null). */
-function select(feature) {
-  setSource('selection', { type: 'FeatureCollection', features: feature ? [{ type: 'Feature', properties: {}, geometry: feature.geometry }] : [] });
-}
-
-/** Marks every gate open or closed at the current minute and redraws them. */
-function refreshGates() {
-  if (!gates) return;
-  const now = minuteNow();
-  for (const f of gates.features) f.properties.open = isOpenAt(f.properties.hours, now);
-  setSource('gates', gates);
-}
-
-async function loadLayers() {
-  const [subdistricts, communities, grids, accessPoints] = await Promise.all(
-    ['subdistricts', 'communities', 'grids', 'access_points'].map((l) => fetchJson(`/api/layers/${l}`)),
-  );
-  colourRegions(grids, GRID_PALETTE.length);
-  for (const [level, fc] of [['subdistrict', subdistricts], ['community', communities], ['grid', grids]]) {
-    for (const f of fc.features) regions[level].set(f.properties.code, f);
-    setSource(REGION_LAYERS[level], fc);
-    setSource(`${level}-labels`, labelPoints(fc));
-  }
-  gates = accessPoints;
-  refreshGates();
-  setInterval(refreshGates, 60_000);
-  const district = unionBounds(subdistricts.features.map((f) => bounds(f.geometry)));
-  if (district) {
-    map.setMaxBounds(pad(district, 0.6));
-    if (!hasHashView) map.fitBounds(district, { padding: 40, animate: false });
-  }
-}
-
 /** `b` grown by `f` times its size on each side. */
 function pad(b, f) {
   const dx = (b[1][0] - b[0][0]) * f, dy = (b[1][1] - b[0][1]) * f;
   return [[b[0][0] - dx, b[0][1] - dy], [b[1][0] + dx, b[1][1] + dy]];
 }
 
-// Icons before any tile is laid out, so no symbol asks for a missing image.
-map.once('style.load', () => addResponderIcons(map));
+/** Highlights region `code` of `level` (or nothing, with a null code). */
+function select(level, code) {
+  if (!map?.getLayer('selection-line')) return;
+  const before = map.getStyle().layers.map((l) => l.id).find((id, i, ids) => ids[i - 1] === 'selection-line');
+  map.removeLayer('selection-fill');
+  map.removeLayer('selection-line');
+  for (const layer of selectionLayers(level ?? 'grid', code)) map.addLayer(layer, before);
+}
 
-map.on('load', async () => {
-  try {
-    await loadLayers();
-  } catch (e) {
-    showMessage(t('load_failed', { detail: e.message }), 'error');
-  }
-  map.once('idle', () => {
-    window.__mapIdle = true;
+async function createMap() {
+  const style = adaptStyle(await fetchJson('/style.json'), minuteNow());
+  const [w, s, e, n] = style.sources[SOURCE].bounds;
+  const district = [[w, s], [e, n]];
+  map = new MapLibreMap({
+    container: 'map',
+    style,
+    ...(hasHashView ? {} : { bounds: district, fitBoundsOptions: { padding: 40 } }),
+    maxBounds: pad(district, 0.6),
+    hash: true,
+    dragRotate: false,
+    pitchWithRotate: false,
+    touchPitch: false,
+    attributionControl: false,
+    // Chinese labels come from local fonts (the style has no glyphs URL).
+    localIdeographFontFamily: "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif",
   });
-});
+  window.__map = map;
+  map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new ScaleControl({ maxWidth: 140, unit: 'metric' }), 'bottom-left');
+  map.touchZoomRotate.disableRotation();
+  // Icons before any tile is laid out, so no symbol asks for a missing image.
+  map.once('style.load', () => addResponderIcons(map));
+  map.once('load', () => {
+    map.once('idle', () => {
+      // Milliseconds from navigation start to the first complete drawing (the tests report it).
+      window.__mapIdleAt = performance.now();
+      window.__mapIdle = true;
+      loadNames().catch((err) => showMessage(t('load_failed', { detail: err.message }), 'error'));
+    });
+  });
+  // Gates turn green or red with the clock: the style compares each gate's hours with `minute`.
+  setInterval(() => map.setGlobalStateProperty('minute', minuteNow()), 60_000);
+  map.on('click', onClick);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Click: which grid is this?
 
-map.on('click', async (e) => {
+async function onClick(e) {
   const box = [[e.point.x - 6, e.point.y - 6], [e.point.x + 6, e.point.y + 6]];
   const places = map
     .queryRenderedFeatures(box, { layers: ['gates', 'responders'] })
@@ -171,30 +158,38 @@ map.on('click', async (e) => {
     hideMessage();
     cardModel = { kind: 'point', lngLat: e.lngLat, located, places };
     drawCard();
-    select(located.grid ? regions.grid.get(located.grid.code) : null);
+    select('grid', located.grid?.code ?? null);
   } catch (err) {
     showMessage(t('load_failed', { detail: err.message }), 'error');
   }
-});
+}
 
 // ---------------------------------------------------------------------------------------------
 // Search: a code (or a name) → fly there and show the card.
 
-/** The code of a region whose name is `q` (exact first, then containing `q`), or null. */
+/** The code of a region whose name is `q` (exact first, then the shortest containing `q`), or null. */
 function codeByName(q) {
-  const all = ['grid', 'community', 'subdistrict'].flatMap((l) => [...regions[l].values()]);
-  const exact = all.find((f) => f.properties.name === q);
-  if (exact) return exact.properties.code;
+  const all = ['grid', 'community', 'subdistrict'].flatMap((l) => [...names[l].entries()]);
+  const exact = all.find(([, name]) => name === q);
+  if (exact) return exact[0];
   // Shortest containing name: 社区 before its 网格.
-  const partial = all.filter((f) => f.properties.name?.includes(q)).sort((a, b) => a.properties.name.length - b.properties.name.length);
-  return partial[0]?.properties.code ?? null;
+  const partial = all.filter(([, name]) => name.includes(q)).sort((a, b) => a[1].length - b[1].length);
+  return partial[0]?.[0] ?? null;
 }
 
 async function search(raw) {
   const q = raw.trim().replace(/\s+/g, '');
-  const example = regions.community.keys().next().value ?? '650203001001';
   if (!q) return showMessage(t('empty_query'), 'error');
-  const code = /^\d+$/.test(q) ? q : codeByName(q);
+  const isCode = /^\d+$/.test(q);
+  if (!isCode) {
+    try {
+      await loadNames();
+    } catch (err) {
+      return showMessage(t('load_failed', { detail: err.message }), 'error');
+    }
+  }
+  const example = names.community.keys().next().value ?? '650203001001';
+  const code = isCode ? q : codeByName(q);
   const level = code && levelOfCode(code);
   if (!level || level === 'district') return showMessage(t('not_found', { q, example }), 'error');
   let feature;
@@ -206,10 +201,12 @@ async function search(raw) {
   }
   hideMessage();
   const b = bounds(feature.geometry);
-  if (b) map.fitBounds(b, { padding: { top: 80, bottom: 40, left: 40, right: 380 }, maxZoom: 17, duration: 800 });
-  select(feature);
+  if (b) map?.fitBounds(b, { padding: { top: 80, bottom: 40, left: 40, right: 380 }, maxZoom: 17, duration: 800 });
+  select(level, code);
   cardModel = { kind: 'region', feature };
   drawCard();
+  // The card names the region's parents: make sure their names are here.
+  loadNames().catch(() => {});
 }
 
 $('#search').addEventListener('submit', (e) => {
@@ -240,3 +237,4 @@ document.addEventListener('keydown', (e) => {
 
 applyTo();
 drawLangButton();
+createMap().catch((err) => showMessage(t('load_failed', { detail: err.message }), 'error'));

@@ -29,6 +29,9 @@ use crate::model::{
 use crate::store::wkb::from_wkb;
 use crate::store::{ChangeSeq, StoreError};
 
+/// Times a layer read waits for the pool's acquire timeout before giving up.
+const ACQUIRE_ATTEMPTS: u32 = 4;
+
 /// Layers read at the same time: two per core of a small server is plenty, and it leaves
 /// pooled connections free for `/healthz` and other callers.
 const PARALLEL_LAYERS: usize = 4;
@@ -98,7 +101,9 @@ pub(super) async fn load(pool: &PgPool) -> Result<Option<(Dataset, ChangeSeq)>, 
 
 type Task<T> = tokio::task::JoinHandle<Result<T, StoreError>>;
 
-fn spawn<T: Send + 'static>(load: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static) -> Task<T> {
+fn spawn<T: Send + 'static>(
+    load: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Task<T> {
     tokio::spawn(load)
 }
 
@@ -127,6 +132,23 @@ impl Snap {
         Ok(Snap { pool: pool.clone(), id: id.into(), permits: Arc::new(Semaphore::new(PARALLEL_LAYERS)) })
     }
 
+    /// A transaction on a pooled connection. Waiting for the pool is retried a few times: a
+    /// load is a batch of several connections, and on a machine busy enough that opening one
+    /// takes longer than the pool's acquire timeout, failing the whole load helps nobody (the
+    /// main transaction, holding the exported snapshot, stays open meanwhile).
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match self.pool.begin().await {
+                Err(sqlx::Error::PoolTimedOut) if attempt < ACQUIRE_ATTEMPTS => {
+                    tracing::warn!(attempt, "waiting for a pooled connection to read a layer");
+                    attempt += 1;
+                }
+                other => return other.map_err(db_error),
+            }
+        }
+    }
+
     /// Runs `sql` in the snapshot and reads each row with `read` as it arrives; `read` gives
     /// the row's `ord` and its value, and the values come back in `ord` order.
     async fn fetch<T: Send + Unpin + 'static>(
@@ -135,7 +157,7 @@ impl Snap {
         read: impl Fn(&PgRow) -> Result<(i32, T), StoreError> + Send + 'static,
     ) -> Result<Vec<T>, StoreError> {
         let _permit = self.permits.acquire().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let t = &mut tx;
         execute!(t, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         execute!(t, &format!("SET TRANSACTION SNAPSHOT '{}'", self.id))?;
@@ -256,16 +278,19 @@ async fn load_regions(snap: Snap, t: &'static RegionTable) -> Result<Vec<Region>
     );
     snap.fetch(&sql, |row| {
         let r = Reader::new(row, t.table, "code");
-        Ok((r.ord()?, Region {
-            code: r.code("code")?,
-            name: r.get("name")?,
-            households: r.count("households")?,
-            population: r.count("population")?,
-            valid_from: r.get("valid_from")?,
-            valid_to: r.get("valid_to")?,
-            version: r.count("version")?,
-            geometry: r.multi_polygon()?,
-        }))
+        Ok((
+            r.ord()?,
+            Region {
+                code: r.code("code")?,
+                name: r.get("name")?,
+                households: r.count("households")?,
+                population: r.count("population")?,
+                valid_from: r.get("valid_from")?,
+                valid_to: r.get("valid_to")?,
+                version: r.count("version")?,
+                geometry: r.multi_polygon()?,
+            },
+        ))
     })
     .await
 }
@@ -274,13 +299,16 @@ async fn load_compounds(snap: Snap) -> Result<Vec<Compound>, StoreError> {
     let sql = "SELECT id, community_code, name, gated, ord, ST_AsBinary(geom) AS wkb FROM compounds";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "compounds", "id");
-        Ok((r.ord()?, Compound {
-            id: r.id("id")?,
-            community: r.code("community_code")?,
-            name: r.get("name")?,
-            gated: r.get("gated")?,
-            geometry: r.polygon()?,
-        }))
+        Ok((
+            r.ord()?,
+            Compound {
+                id: r.id("id")?,
+                community: r.code("community_code")?,
+                name: r.get("name")?,
+                gated: r.get("gated")?,
+                geometry: r.polygon()?,
+            },
+        ))
     })
     .await
 }
@@ -291,16 +319,19 @@ async fn load_access_points(snap: Snap) -> Result<Vec<AccessPoint>, StoreError> 
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "access_points", "id");
         let passes: Vec<String> = r.get("passes")?;
-        Ok((r.ord()?, AccessPoint {
-            id: r.id("id")?,
-            compound_id: r.id("compound_id")?,
-            name: r.get("name")?,
-            kind: r.enum_of(r.get("kind")?)?,
-            passes: passes.iter().map(|p| r.enum_of(p)).collect::<Result<_, _>>()?,
-            hours: r.schedule("hours")?,
-            has_device: r.get("has_device")?,
-            location: r.point()?,
-        }))
+        Ok((
+            r.ord()?,
+            AccessPoint {
+                id: r.id("id")?,
+                compound_id: r.id("compound_id")?,
+                name: r.get("name")?,
+                kind: r.enum_of(r.get("kind")?)?,
+                passes: passes.iter().map(|p| r.enum_of(p)).collect::<Result<_, _>>()?,
+                hours: r.schedule("hours")?,
+                has_device: r.get("has_device")?,
+                location: r.point()?,
+            },
+        ))
     })
     .await
 }
@@ -312,22 +343,25 @@ async fn load_buildings(snap: Snap) -> Result<Vec<Building>, StoreError> {
                FROM buildings";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "buildings", "id");
-        Ok((r.ord()?, Building {
-            id: r.id("id")?,
-            compound_id: r.opt_id("compound_id")?,
-            address: StandardAddress {
-                road: r.get("road")?,
-                door_number: r.id("door_number")?,
-                compound: r.get("compound_name")?,
-                building_number: r.opt_id("building_number")?,
+        Ok((
+            r.ord()?,
+            Building {
+                id: r.id("id")?,
+                compound_id: r.opt_id("compound_id")?,
+                address: StandardAddress {
+                    road: r.get("road")?,
+                    door_number: r.id("door_number")?,
+                    compound: r.get("compound_name")?,
+                    building_number: r.opt_id("building_number")?,
+                },
+                address_text: r.get("address_text")?,
+                floors: r.count("floors")?,
+                units: r.count("units")?,
+                households: r.count("households")?,
+                population: r.count("population")?,
+                geometry: r.polygon()?,
             },
-            address_text: r.get("address_text")?,
-            floors: r.count("floors")?,
-            units: r.count("units")?,
-            households: r.count("households")?,
-            population: r.count("population")?,
-            geometry: r.polygon()?,
-        }))
+        ))
     })
     .await
 }
@@ -353,15 +387,18 @@ async fn load_responders(snap: Snap) -> Result<Vec<Responder>, StoreError> {
     let sql = "SELECT id, kind, name, mode, headcount, duty, ord, ST_AsBinary(geom) AS wkb FROM responders";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "responders", "id");
-        Ok((r.ord()?, Responder {
-            id: r.id("id")?,
-            kind: r.enum_of(r.get("kind")?)?,
-            name: r.get("name")?,
-            mode: r.enum_of(r.get("mode")?)?,
-            headcount: r.count("headcount")?,
-            duty: r.schedule("duty")?,
-            location: r.point()?,
-        }))
+        Ok((
+            r.ord()?,
+            Responder {
+                id: r.id("id")?,
+                kind: r.enum_of(r.get("kind")?)?,
+                name: r.get("name")?,
+                mode: r.enum_of(r.get("mode")?)?,
+                headcount: r.count("headcount")?,
+                duty: r.schedule("duty")?,
+                location: r.point()?,
+            },
+        ))
     })
     .await
 }

@@ -238,14 +238,14 @@ pub async fn export(store: &dyn Store, format: Format, path: &Path, overwrite: b
     let data = store.load().await?;
     match format {
         Format::GeoJson => {
-            let (dir, copy) = (path.to_path_buf(), data.clone());
-            tokio::task::spawn_blocking(move || files::write_dir(&dir, &copy))
-                .await
-                .map_err(|e| TransferError::Usage(format!("the export task failed: {e}")))??;
+            let dir = path.to_path_buf();
+            Ok(blocking(move || files::write_dir(&dir, &data).map(|()| data)).await??)
         }
-        Format::Gpkg => write_gpkg(path, &data, overwrite).await?,
+        Format::Gpkg => {
+            write_gpkg(path, &data, overwrite).await?;
+            Ok(data)
+        }
     }
-    Ok(data)
 }
 
 /// Writes a GeoPackage beside `path` and renames it into place, so that a failed export
@@ -325,7 +325,16 @@ async fn read_source(
     };
     let data = match layer {
         None => match source {
-            Source::Dir => read_whole_dir(path, read)?,
+            Source::Dir => {
+                let dir = path.to_path_buf();
+                let (data, reading) = blocking(move || {
+                    let mut reading = Reading::default();
+                    read_whole_dir(&dir, &mut reading).map(|data| (data, reading))
+                })
+                .await??;
+                *read = reading;
+                data
+            }
             Source::Gpkg => read_gpkg(path).await?,
             Source::File => return Err(unknown_layer(path)),
         },
@@ -345,11 +354,22 @@ async fn read_source(
                 ))
             })?;
             match source {
-                Source::Dir => read_layer(&mut base, layer, &read_text(&path.join(layer.file_name()))?, read),
-                Source::File => read_layer(&mut base, layer, &read_text(path)?, read),
-                Source::Gpkg => layer.move_into(&mut read_gpkg(path).await?, &mut base),
+                Source::Dir | Source::File => {
+                    let file = if matches!(source, Source::Dir) { path.join(layer.file_name()) } else { path.into() };
+                    let (data, reading) = blocking(move || {
+                        let mut reading = Reading::default();
+                        read_layer(&mut base, layer, &read_text(&file)?, &mut reading);
+                        Ok::<_, StoreError>((base, reading))
+                    })
+                    .await??;
+                    *read = reading;
+                    data
+                }
+                Source::Gpkg => {
+                    layer.move_into(&mut read_gpkg(path).await?, &mut base);
+                    base
+                }
             }
-            base
         }
     };
     let layers = match layer {
@@ -357,6 +377,11 @@ async fn read_source(
         None => Layer::all().collect(),
     };
     Ok((data, layers))
+}
+
+/// Runs CPU- and file-heavy work (parsing a 600 MB layer) off the async workers.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, TransferError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| TransferError::Usage(format!("a reading task failed: {e}")))
 }
 
 fn unknown_layer(path: &Path) -> TransferError {
