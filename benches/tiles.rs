@@ -4,7 +4,7 @@
 //! Run: `cargo bench --bench tiles`. "Busiest" is the z14 tile over the district with the most
 //! buildings (fixed by the data, so the same tile every run). The `city_100k` group does the same
 //! on a generated city of 100,000 grids (fixed seed), where a tile at the zoom grids first
-//! appear holds thousands of them.
+//! appear holds thousands of them (`GRIDMAP_BENCH_KARAMAY_ONLY=1` skips it).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gridmap::index::Snapshot;
@@ -60,6 +60,10 @@ fn tiles(c: &mut Criterion) {
 
 fn big_city(c: &mut Criterion) {
     use gridmap::generate::{generate, GenParams};
+    // Generating the city takes a minute: skip it when only Karamay's figures are wanted.
+    if std::env::var_os("GRIDMAP_BENCH_KARAMAY_ONLY").is_some() {
+        return;
+    }
     let data = generate(&GenParams { grids: Some(100_000), ..GenParams::default() }, &|_, _, _| {});
     let snap = Snapshot::build(data, 1).expect("index builds");
     let started = std::time::Instant::now();

@@ -19,5 +19,5 @@ pub mod index;
 pub mod model;
 pub mod reach;
 pub mod store;
-pub mod tiles;
 pub mod sync;
+pub mod tiles;

@@ -166,6 +166,10 @@ pub struct Lexicon {
     /// `key << 32 | surface`, sorted: the deletion index. Keys are 32 bits: a collision only
     /// costs one edit-distance check, as every hit is verified.
     fuzzy: Vec<u64>,
+    /// Where each value of the top `fuzzy_bits` bits of the key starts in `fuzzy`, so that a
+    /// probe reads one short run instead of binary-searching millions of entries.
+    fuzzy_dir: Vec<u32>,
+    fuzzy_bits: u32,
 }
 
 /// Collects surfaces before the lexicon is built.
@@ -286,7 +290,16 @@ impl LexiconBuilder {
         }
         radix_sort(&mut fuzzy);
         fuzzy.dedup();
-        Lexicon { edges, terminal, text, spans, targets, target_start, fuzzy }
+        // About one entry a directory slot.
+        let fuzzy_bits = (usize::BITS - fuzzy.len().leading_zeros()).clamp(4, 24);
+        let mut fuzzy_dir = vec![0u32; (1 << fuzzy_bits) + 1];
+        for &e in &fuzzy {
+            fuzzy_dir[(e >> (64 - fuzzy_bits)) as usize + 1] += 1;
+        }
+        for i in 1..fuzzy_dir.len() {
+            fuzzy_dir[i] += fuzzy_dir[i - 1];
+        }
+        Lexicon { edges, terminal, text, spans, targets, target_start, fuzzy, fuzzy_dir, fuzzy_bits }
     }
 }
 
@@ -357,13 +370,15 @@ impl Lexicon {
     /// Queries shorter than [`MIN_FUZZY_CHARS`] find nothing.
     pub fn fuzzy(&self, query: &[char], out: &mut Vec<FuzzyHit>) {
         out.clear();
-        if query.len() < MIN_FUZZY_CHARS || query.len() > 40 {
+        if query.len() < MIN_FUZZY_CHARS || query.len() > 40 || self.fuzzy_dir.is_empty() {
             return;
         }
         let mut probe = |key: u64| {
             let lo = fuzzy_entry(key, 0);
-            let from = self.fuzzy.partition_point(|&e| e < lo);
-            for &e in &self.fuzzy[from..] {
+            let slot = (lo >> (64 - self.fuzzy_bits)) as usize;
+            let (a, b) = (self.fuzzy_dir[slot] as usize, self.fuzzy_dir[slot + 1] as usize);
+            let run = &self.fuzzy[a..b];
+            for &e in &run[run.partition_point(|&e| e < lo)..] {
                 if e & 0xffff_ffff_0000_0000 != lo {
                     break;
                 }
@@ -448,6 +463,14 @@ mod tests {
             keys_of(&chars(without), &mut short);
             assert_eq!(long[i + 1], short[0], "deleting character {i} gives the key of {without}");
         }
+    }
+
+    #[test]
+    fn an_empty_lexicon_finds_nothing() {
+        let mut hits = vec![FuzzyHit { surface: 0, distance: 0 }];
+        Lexicon::default().fuzzy(&chars("准噶尔路"), &mut hits);
+        assert!(hits.is_empty());
+        assert!(Lexicon::default().longest_match(&chars("准噶尔路")).is_none());
     }
 
     #[test]

@@ -258,7 +258,9 @@ fn build_lexicon(data: &Dataset, road_names: &[&str]) -> Lexicon {
 impl Gazetteer {
     /// Builds the gazetteer from a dataset (EPSG:4326 coordinates) whose layers are sorted by id
     /// and regions by code, as [`Snapshot::build`](crate::index::Snapshot::build) leaves them.
-    /// Linear in the size of the data but for two sorts; no geometry beyond bounding boxes.
+    /// Linear in the size of the data (counting and radix sorts, no geometry beyond bounding
+    /// boxes); the lexicon is built on a second thread. About 2 ms for Karamay, 1-2 s for a
+    /// city of 100,000 grids and 1.2 million buildings (docs/geocode.md).
     pub fn build(data: &Dataset) -> Gazetteer {
         // Roads, numbered in order of first appearance.
         let mut road_ids: HashMap<&str, u32> = HashMap::new();
@@ -492,6 +494,22 @@ impl Gazetteer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_dataset_gives_an_empty_gazetteer() {
+        let data = Dataset::empty(crate::generate::karamay_district());
+        let gaz = Gazetteer::build(&data);
+        assert!(gaz.geocode(&data, "克拉玛依区准噶尔路58号", 5).is_empty());
+        assert!(gaz.reverse(&data, 84.87, 45.6, 500.0, 30.0).is_none());
+        assert!(Gazetteer::default().geocode(&data, "准葛尔路58号", 5).is_empty());
+    }
+
+    #[test]
+    fn group_by_is_a_stable_counting_sort() {
+        let (start, values) = group_by(3, &[(2, 'a'), (0, 'b'), (2, 'c'), (0, 'd')]);
+        assert_eq!(start, vec![0, 2, 2, 4]);
+        assert_eq!(values, vec!['b', 'd', 'a', 'c']);
+    }
 
     #[test]
     fn prefix_and_name_forms() {

@@ -78,8 +78,9 @@ impl Pending {
         self.cells.contains_key(&key(cx, cy))
     }
 
-    /// Whether an unmarked outside point may lie within `r` of `o` (and in `cone`).
-    fn outside_near(&self, w: &World, o: P, r: f64, cone: Option<&Cone>) -> bool {
+    /// The spatial-hash cells within `r` of `o` (and touching `cone`) that hold unmarked outside
+    /// points: [`Near::Few`] with the cells when they hold at most `limit` points in all.
+    fn outside_near(&self, w: &World, o: P, r: f64, cone: Option<&Cone>, limit: u32) -> Near {
         let g = &w.grid;
         let bs = g.cell * BLOCK as f64;
         let near = |rect: &[f64; 4]| rect_distance(o, rect) <= r && cone.is_none_or(|c| c.admits_rect(rect));
@@ -87,26 +88,64 @@ impl Pending {
             let (x, y) = (g.x0 + bx as f64 * bs, g.y0 + by as f64 * bs);
             [x, y, x + bs, y + bs]
         };
-        let cell_hit = |bx: i64, by: i64| {
-            (bx * BLOCK..(bx + 1) * BLOCK)
-                .any(|cx| (by * BLOCK..(by + 1) * BLOCK).any(|cy| self.in_cell(cx, cy) && near(&g.rect(cx, cy))))
-        };
         let (bx0, by0) = (((o[0] - r - g.x0) / bs).floor() as i64, ((o[1] - r - g.y0) / bs).floor() as i64);
         let (bx1, by1) = (((o[0] + r - g.x0) / bs).floor() as i64, ((o[1] + r - g.y0) / bs).floor() as i64);
-        let span = ((bx1 - bx0 + 1) * (by1 - by0 + 1)) as usize;
-        if span > self.blocks.len() {
-            self.blocks.keys().any(|&k| {
+        let mut blocks: Vec<(i64, i64)> = Vec::new();
+        if ((bx1 - bx0 + 1) * (by1 - by0 + 1)) as usize > self.blocks.len() {
+            for &k in self.blocks.keys() {
                 let (bx, by) = ((k >> 32) as i64, k as u32 as i32 as i64);
-                bx >= bx0 && bx <= bx1 && by >= by0 && by <= by1 && near(&block_rect(bx, by)) && cell_hit(bx, by)
-            })
+                if bx >= bx0 && bx <= bx1 && by >= by0 && by <= by1 {
+                    blocks.push((bx, by));
+                }
+            }
         } else {
-            (bx0..=bx1).any(|bx| {
-                (by0..=by1)
-                    .any(|by| self.blocks.contains_key(&key(bx, by)) && near(&block_rect(bx, by)) && cell_hit(bx, by))
-            })
+            for bx in bx0..=bx1 {
+                for by in by0..=by1 {
+                    if self.blocks.contains_key(&key(bx, by)) {
+                        blocks.push((bx, by));
+                    }
+                }
+            }
+        }
+        let mut cells = Vec::new();
+        let mut count = 0u32;
+        for (bx, by) in blocks {
+            if !near(&block_rect(bx, by)) {
+                continue;
+            }
+            for cx in bx * BLOCK..(bx + 1) * BLOCK {
+                for cy in by * BLOCK..(by + 1) * BLOCK {
+                    if let Some(&n) = self.cells.get(&key(cx, cy)) {
+                        if near(&g.rect(cx, cy)) {
+                            count += n;
+                            if count > limit {
+                                return Near::Many;
+                            }
+                            cells.push((cx, cy));
+                        }
+                    }
+                }
+            }
+        }
+        if cells.is_empty() {
+            Near::None
+        } else {
+            Near::Few(cells)
         }
     }
 }
+
+/// What a push may still mark outside.
+enum Near {
+    None,
+    /// These spatial-hash cells, holding few points: test them directly.
+    Few(Vec<(i64, i64)>),
+    /// Enough to sweep.
+    Many,
+}
+
+/// Up to this many unmarked points within reach are tested one by one instead of sweeping.
+const DIRECT_LIMIT: u32 = 24;
 
 /// Who owns which sample cells: rings per owner id, and the exact owner of a point (for
 /// centres on an outline).
@@ -391,12 +430,20 @@ impl Canvas {
             return;
         }
         let w = &net.world;
-        let nothing_left = if room == OUTSIDE {
-            !self.pending.outside_near(w, o, r_m, cone.as_ref())
+        let near = if room == OUTSIDE {
+            self.pending.outside_near(w, o, r_m, cone.as_ref(), DIRECT_LIMIT)
+        } else if self.pending.rooms.contains_key(&room) {
+            Near::Many
         } else {
-            !self.pending.rooms.contains_key(&room)
+            Near::None
         };
-        if nothing_left {
+        crate::reach::sweep::STATS[match near {
+            Near::None => 0,
+            Near::Few(_) => 1,
+            Near::Many => 2,
+        }]
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if matches!(near, Near::None) {
             return;
         }
         let c = self.cell_m;
@@ -464,7 +511,7 @@ impl Canvas {
         }
         let g = w.grid;
         let by_cell = &self.points_by_cell;
-        sweep_outside(w, o, r_m, cone, |vis, hc| {
+        let mut visit = |vis: &mut Visibility, hc: usize, pending: &mut Pending| {
             let cx = hc as i64 % g.nx;
             let cy = hc as i64 / g.nx;
             if !pending.in_cell(cx, cy) {
@@ -480,7 +527,18 @@ impl Canvas {
             );
             cells(vis, span, OUTSIDE, pending);
             point_list(vis, by_cell.get(&(hc as u32)), pending);
-        });
+        };
+        match near {
+            Near::Few(list) => {
+                let mut vis = Visibility::new(w, o, OUTSIDE);
+                for (cx, cy) in list {
+                    if let Some(hc) = g.index(cx, cy) {
+                        visit(&mut vis, hc, pending);
+                    }
+                }
+            }
+            _ => sweep_outside(w, o, r_m, cone, |vis, hc| visit(vis, hc, pending)),
+        }
     }
 
     /// Marks the cells inside buildings whose doors have been reached.

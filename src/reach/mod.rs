@@ -77,7 +77,7 @@ mod hash;
 mod lazy;
 mod raster;
 pub mod suggest;
-mod sweep;
+pub mod sweep;
 mod world;
 
 pub use config::{Class, ModeParams, ReachConfig};

@@ -18,6 +18,7 @@ use super::world::{World, OUTSIDE};
 /// order directions exactly as angles do, without a trigonometric call.
 const TAU: f64 = 4.0;
 const PI: f64 = 2.0;
+pub static STATS: [std::sync::atomic::AtomicU64; 8] = [const { std::sync::atomic::AtomicU64::new(0) }; 8];
 /// Margin kept clear at the edges of a shadow, in pseudo-angle units (between one and two
 /// nanoradians).
 const EPS_RAD: f64 = 1e-9;
@@ -93,6 +94,7 @@ impl<'w> Visibility<'w> {
         if self.active_d < d && in_union(&self.union, angle(self.o, q)) {
             return false;
         }
+        STATS[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.w.clear(OUTSIDE, self.o, q) {
             Ok(()) => true,
             Err(poly) => {
@@ -192,7 +194,15 @@ fn normalise_arc(a0: f64, a1: f64) -> ([(f64, f64); 2], usize) {
     if a1 - a0 >= TAU {
         return ([(0.0, TAU), (0.0, 0.0)], 1);
     }
-    let s = a0.rem_euclid(TAU);
+    // Arcs start within a turn of [0, 4): no need for a general remainder.
+    let s = if a0 < 0.0 {
+        a0 + TAU
+    } else if a0 >= TAU {
+        a0 - TAU
+    } else {
+        a0
+    };
+    let s = if (0.0..TAU).contains(&s) { s } else { a0.rem_euclid(TAU) };
     let e = s + (a1 - a0);
     if e <= TAU {
         ([(s, e), (0.0, 0.0)], 1)
@@ -282,6 +292,7 @@ fn rect_arc(o: P, r: &[f64; 4]) -> (f64, f64) {
 /// cell of the spatial hash that may hold points visible from `o` (in `cone`, if given), nearest
 /// rings first. `visit` tests its candidates with `vis.sees`, which also teaches the sweep the
 /// shadows it uses to skip cells and to stop.
+#[allow(clippy::too_many_lines)]
 pub(crate) fn sweep_outside(
     w: &World,
     o: P,
@@ -290,6 +301,7 @@ pub(crate) fn sweep_outside(
     mut visit: impl FnMut(&mut Visibility, usize),
 ) {
     let g = w.grid;
+    STATS[6].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut vis = Visibility::new(w, o, OUTSIDE);
     let (ox, oy) = g.cell_of(o);
     let full = cone.map_or((0.0, TAU), |c| c.arc());
@@ -308,6 +320,7 @@ pub(crate) fn sweep_outside(
             }
         }
         let mut cell = |cx: i64, cy: i64, vis: &mut Visibility| {
+            STATS[5].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(idx) = g.index(cx, cy) else { return };
             let r = g.rect(cx, cy);
             let dmin = rect_distance(o, &r);
@@ -330,6 +343,7 @@ pub(crate) fn sweep_outside(
             for &poly in w.cell_polys.get(idx) {
                 vis.cast_shadow(poly);
             }
+            STATS[4].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             visit(vis, idx);
         };
         if k == 0 {

@@ -131,11 +131,12 @@ enum RingClip {
 }
 
 fn clip_ring(ring: &[P], b: ClipBox) -> RingClip {
-    let n = ring.len();
-    let inside: Vec<bool> = ring.iter().map(|&p| b.contains(p)).collect();
-    if inside.iter().all(|&i| i) {
+    // Most rings of a tile lie wholly inside it: answer those without allocating.
+    if ring.iter().all(|&p| b.contains(p)) {
         return RingClip::Inside;
     }
+    let n = ring.len();
+    let inside: Vec<bool> = ring.iter().map(|&p| b.contains(p)).collect();
     // Runs of outside vertices, counted around the ring; and outside edges that cut the box.
     let mut runs = 0;
     let mut cutting = false;
@@ -244,10 +245,10 @@ fn to_geo(poly: &[Vec<(i32, i32)>]) -> Polygon<f64> {
 
 /// Simplifies and snaps one clipped polygon (exterior and holes in tile floats).
 fn finish_polygon(exterior: &[P], holes: &[Vec<P>], tolerance: f64) -> Option<TilePolygon> {
+    let ring = |r: &[P], tol: f64| if tol > 0.0 { snap_ring(&simplify_ring(r, tol)) } else { snap_ring(r) };
     let build = |tol: f64| -> Option<TilePolygon> {
-        let ext = snap_ring(&simplify_ring(exterior, tol))?;
-        let mut rings = vec![orient(ext, true)];
-        rings.extend(holes.iter().filter_map(|h| snap_ring(&simplify_ring(h, tol))).map(|h| orient(h, false)));
+        let mut rings = vec![orient(ring(exterior, tol)?, true)];
+        rings.extend(holes.iter().filter_map(|h| ring(h, tol)).map(|h| orient(h, false)));
         Some(rings)
     };
     let exact = || build(0.0);
@@ -281,7 +282,7 @@ pub fn polygons(tile: TileId, parts: &[Polygon<f64>], tolerance: f64, enc: &mut 
     let b = ClipBox::new();
     let mut wrote = false;
     for poly in parts {
-        let exterior = project_ring(tile, poly.exterior());
+        let mut exterior = project_ring(tile, poly.exterior());
         if exterior.len() < 3 {
             continue;
         }
@@ -294,6 +295,8 @@ pub fn polygons(tile: TileId, parts: &[Polygon<f64>], tolerance: f64, enc: &mut 
                 complex = true;
                 None
             }
+            // Moved out when no hole can send us down the intersection path, which needs it.
+            RingClip::Inside if holes.is_empty() => Some(std::mem::take(&mut exterior)),
             RingClip::Inside => Some(exterior.clone()),
             RingClip::Clipped(r) => Some(r),
         };
