@@ -4,7 +4,7 @@
 //! in-memory [`Snapshot`]; when any process commits a change (today `gridmap import`, later
 //! the editor), every instance must move to the new data. [`start`] loads the first snapshot
 //! and the number of the last change it includes; [`follow`] then listens to the store's
-//! [`ChangeFeed`] and, for every change newer than the one applied, reloads the whole dataset,
+//! [`ChangeFeed`](crate::store::ChangeFeed) and, for every change newer than the one applied, reloads the whole dataset,
 //! builds a new snapshot on a blocking thread and publishes it (generation + 1). Readers keep
 //! the snapshot they hold until they finish: nobody ever sees half of a change.
 //!

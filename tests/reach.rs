@@ -508,8 +508,8 @@ fn random_world(seed: u64) -> Random {
         let poly = local_poly(&ring);
         for _ in 0..rng.random_range(0..=2) {
             let (bx, by) = (x0 + rng.random_range(5.0..w - 30.0), y0 + rng.random_range(5.0..h - 20.0));
-            let b = [[bx, by], [bx + rng.random_range(10.0..25.0), by], [bx + 20.0, by + 12.0], [bx, by + 12.0]];
-            let b = vec![b[0], [b[1][0], b[0][1]], [b[1][0], b[3][1]], b[3]];
+            let bw = rng.random_range(10.0..25.0);
+            let b = vec![[bx, by], [bx + bw, by], [bx + bw, by + 12.0], [bx, by + 12.0]];
             if poly.contains(&local_poly(&b)) {
                 m.building(bid, Some(id), &b.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>(), 10);
                 buildings.push(b);
@@ -524,13 +524,8 @@ fn random_world(seed: u64) -> Random {
     for _ in 0..rng.random_range(0..=3) {
         let bx = rng.random_range(0.0..420.0);
         let by = if rng.random_bool(0.5) { rng.random_range(-70.0..-25.0) } else { rng.random_range(125.0..160.0) };
-        let b = [
-            [bx, by],
-            [bx + rng.random_range(10.0..40.0), by],
-            [bx + rng.random_range(10.0..40.0), by + 15.0],
-            [bx, by + 15.0],
-        ];
-        let b = vec![b[0], [b[1][0], b[0][1]], [b[1][0], b[3][1]], b[3]];
+        let bw = rng.random_range(10.0..40.0);
+        let b = vec![[bx, by], [bx + bw, by], [bx + bw, by + 15.0], [bx, by + 15.0]];
         m.building(bid, None, &b.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>(), 10);
         buildings.push(b);
         bid += 1;
@@ -945,50 +940,5 @@ async fn coverage_and_suggest_endpoints_answer_for_a_community() {
     let (_, doc) = get(&app, "/openapi.json").await;
     for path in ["/api/response", "/api/coverage", "/api/coverage/suggest"] {
         assert!(doc["paths"][path]["get"].is_object(), "{path} is described");
-    }
-}
-
-#[test]
-#[ignore]
-fn probe_cov() {
-    let snap = karamay();
-    let d = snap.data.district.code.clone();
-    let at = t("08:00");
-    for m in [1u32, 3, 5] {
-        let _ = gridmap::reach::coverage_with(&snap, &d, m, at, true, CacheUse::Bypass).unwrap();
-        let t0 = std::time::Instant::now();
-        for x in gridmap::reach::sweep::STATS.iter() {
-            x.store(0, std::sync::atomic::Ordering::Relaxed);
-        }
-        let c = gridmap::reach::coverage_with(&snap, &d, m, at, true, CacheUse::Bypass).unwrap();
-        eprintln!("cov {m}: {:?} hh {}", t0.elapsed(), c.totals.households_covered);
-        eprintln!(
-            "  stats none/few/many {:?}",
-            gridmap::reach::sweep::STATS
-                .iter()
-                .map(|x| x.load(std::sync::atomic::Ordering::Relaxed))
-                .collect::<Vec<_>>()
-        );
-    }
-    let t0 = std::time::Instant::now();
-    let s = gridmap::reach::suggest(&snap, &d, 1, at, 5, ResponderKind::JointDefence, TravelMode::Walk).unwrap();
-    eprintln!(
-        "suggest district: {:?} {} candidates, gains {:?}",
-        t0.elapsed(),
-        s.candidates,
-        s.staging.iter().map(|x| x.gain_households).collect::<Vec<_>>()
-    );
-    let com = snap.data.communities[3].code.clone();
-    let t0 = std::time::Instant::now();
-    let s = gridmap::reach::suggest(&snap, &com, 1, at, 3, ResponderKind::JointDefence, TravelMode::Walk).unwrap();
-    eprintln!("suggest community: {:?} {} candidates", t0.elapsed(), s.candidates);
-    let r = &snap.data.responders[5];
-    for m in [1u32, 5] {
-        let t0 = std::time::Instant::now();
-        let list = snap.reach.response(r.location.x(), r.location.y(), m as f64 * 60.0, at);
-        for a in &list {
-            let _ = snap.reach.reach_area(a.responder, m as f64 * 60.0, at);
-        }
-        eprintln!("response+geometry {m}: {} responders {:?}", list.len(), t0.elapsed());
     }
 }

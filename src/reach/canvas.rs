@@ -35,9 +35,16 @@ struct Pending {
     rooms: IntMap<u32, u32>,
 }
 
+/// A map key for cell coordinates (which may be negative: points beyond the spatial hash).
 #[inline]
 fn key(x: i64, y: i64) -> u64 {
-    ((x as u64) << 32) ^ (y as u32 as u64)
+    ((x as u32 as u64) << 32) | (y as u32 as u64)
+}
+
+/// The coordinates of a [`key`].
+#[inline]
+fn unkey(k: u64) -> (i64, i64) {
+    ((k >> 32) as u32 as i32 as i64, k as u32 as i32 as i64)
 }
 
 impl Pending {
@@ -93,7 +100,7 @@ impl Pending {
         let mut blocks: Vec<(i64, i64)> = Vec::new();
         if ((bx1 - bx0 + 1) * (by1 - by0 + 1)) as usize > self.blocks.len() {
             for &k in self.blocks.keys() {
-                let (bx, by) = ((k >> 32) as i64, k as u32 as i32 as i64);
+                let (bx, by) = unkey(k);
                 if bx >= bx0 && bx <= bx1 && by >= by0 && by <= by1 {
                     blocks.push((bx, by));
                 }
@@ -437,12 +444,6 @@ impl Canvas {
         } else {
             Near::None
         };
-        crate::reach::sweep::STATS[match near {
-            Near::None => 0,
-            Near::Few(_) => 1,
-            Near::Many => 2,
-        }]
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if matches!(near, Near::None) {
             return;
         }
@@ -566,5 +567,33 @@ impl Canvas {
         } else {
             NONE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_keys_round_trip_negative_coordinates() {
+        for (x, y) in [(0, 0), (-1, 5), (7, -3), (-40_000, -2), (123_456, 654_321)] {
+            assert_eq!(unkey(key(x, y)), (x, y));
+        }
+    }
+
+    #[test]
+    fn scanline_fills_centres_inside_and_defers_centres_on_edges() {
+        // A 20 m square with cells of 10 m: centres at 5 and 15 are inside; with the square
+        // moved to start at 5 m, centres on its west and south edges are deferred.
+        let sq = [[0.0, 0.0], [20.0, 0.0], [20.0, 20.0], [0.0, 20.0]];
+        let mut sure = Vec::new();
+        scan_fill(&[&sq], 10.0, (-5, -5, 5, 5), |i, j, s| sure.push((i, j, s)));
+        sure.sort();
+        assert_eq!(sure, vec![(0, 0, true), (0, 1, true), (1, 0, true), (1, 1, true)]);
+        let moved = [[5.0, 5.0], [25.0, 5.0], [25.0, 25.0], [5.0, 25.0]];
+        let mut got = Vec::new();
+        scan_fill(&[&moved], 10.0, (-5, -5, 5, 5), |i, j, s| got.push((i, j, s)));
+        assert!(got.iter().any(|&(i, j, s)| (i, j) == (0, 0) && !s), "the corner centre (5, 5) is deferred: {got:?}");
+        assert!(got.contains(&(1, 1, true)), "(15, 15) is inside: {got:?}");
     }
 }

@@ -77,7 +77,7 @@ mod hash;
 mod lazy;
 mod raster;
 pub mod suggest;
-pub mod sweep;
+mod sweep;
 mod world;
 
 pub use config::{Class, ModeParams, ReachConfig};

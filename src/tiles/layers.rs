@@ -66,8 +66,9 @@ pub const TILE_LAYERS: [TileLayer; 9] = [
     TileLayer {
         kind: Some(LayerKind::Communities),
         name: "communities",
-        // A community is about 700 m across: 13 px at z10.
-        min_zoom: 10,
+        // A community is about 700 m across: 26 px at z11. At z10 a 100,000-grid city put
+        // over a thousand of them (630 KB) in one tile.
+        min_zoom: 11,
         fields: REGION_FIELDS,
         description: "Communities (社区/村)",
     },
@@ -162,7 +163,7 @@ pub const TILE_LAYERS: [TileLayer; 9] = [
             ("code", "String", "region code"),
             ("name", "String", "region name"),
         ],
-        description: "One label point inside each region (subdistricts from z0, communities from z10, grids from z13)",
+        description: "One label point inside each region (subdistricts from z0, communities from z11, grids from z13)",
     },
 ];
 
@@ -171,7 +172,7 @@ pub const TILE_LAYERS: [TileLayer; 9] = [
 pub fn label_min_zoom(level: Level) -> u8 {
     match level {
         Level::District | Level::Subdistrict => 0,
-        Level::Community => 10,
+        Level::Community => 11,
         Level::Grid => 13,
     }
 }

@@ -14,7 +14,7 @@
 //!   connection still answers (a dead peer that sent no FIN would otherwise leave `recv`
 //!   waiting for ever) and reports a change whose notification was lost;
 //! * any error drops the connection, reports [`Change::Lost`] once, and reconnects with
-//!   back-off from [`RETRY_MIN`] to [`RETRY_MAX`].
+//!   back-off from `RETRY_MIN` to `RETRY_MAX`.
 //!
 //! It uses its own single connection, not the store's pool: LISTEN holds a connection for as
 //! long as it listens.

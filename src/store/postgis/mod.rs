@@ -18,8 +18,8 @@
 //! * Rows come back in the order they were written (an `ord` column), so `load` after
 //!   `replace_all(d)` gives a dataset `== d` when `d` holds only current versions.
 //! * Writes are batched: one `INSERT ... SELECT FROM UNNEST($1::type[], ...)` per layer and
-//!   [`CHUNK`] rows, one parameter per column (never the 65,535-parameter limit).
-//! * Every write holds [`WRITE_LOCK`] and appends to `change_log` before it commits, so change
+//!   `CHUNK` rows, one parameter per column (never the 65,535-parameter limit).
+//! * Every write holds `WRITE_LOCK` and appends to `change_log` before it commits, so change
 //!   numbers (`change_log.id`) increase in commit order, as [`ChangeSeq`] promises.
 //! * Constraints are named `<table>_<rule>`; a violation becomes [`StoreError::Invalid`]
 //!   naming the constraint, with a sentence saying what it means and the failing row's key.

@@ -11,14 +11,14 @@
 //!
 //! An import never writes half of anything. It reads every feature, merges what it read into
 //! the store's current data (one layer replaces that layer; a whole dataset replaces
-//! everything), checks the result with [`validate`], and only when nothing at all is wrong
+//! everything), checks the result with [`validate`](crate::model::validate()), and only when nothing at all is wrong
 //! writes it with one [`Store::replace_all`], which is one transaction. Otherwise it returns
 //! [`TransferError::Problems`] listing **every** problem found, each with its feature.
 //!
 //! An export writes the store's current data as a GeoJSON directory or a GeoPackage; importing
 //! what was exported gives back the same dataset.
 //!
-//! [`geojson`] reads GeoJSON sources (streaming, in parallel, every problem collected); this
+//! `geojson` reads GeoJSON sources (streaming, in parallel, every problem collected); this
 //! file chooses the source, merges, validates, writes, and exports.
 
 use std::path::{Path, PathBuf};
