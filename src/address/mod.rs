@@ -34,6 +34,7 @@ pub mod parse;
 pub mod rank;
 pub mod reverse;
 pub mod text;
+pub mod words;
 
 pub use lexicon::{Form, Lexicon, NameKind, Target};
 pub use parse::{NameMatch, ParsedAddress, Part};

@@ -26,7 +26,8 @@
 //! and score within 0.15 of each other, every score is scaled by 0.6 (a tie) up to 1 (0.15 apart):
 //! a coin flip between 金龙路12号 and 金龙街12号 is not a confident answer.
 
-use super::parse::{kind_by_suffix, ParsedAddress, Part};
+use super::parse::{ParsedAddress, Part};
+use super::words::kind_by_suffix;
 use super::{AtDoor, Gazetteer, NameKind, NONE};
 use crate::model::Dataset;
 
