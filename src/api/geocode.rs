@@ -360,15 +360,7 @@ pub async fn geocode_batch(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     params.only(&[])?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = super::params::media_type(&headers);
     let csv = match content_type.as_str() {
         "application/json" | "" => false,
         "text/csv" | "text/plain" => true,

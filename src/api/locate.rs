@@ -339,15 +339,7 @@ pub async fn locate_batch(
 ) -> Result<Response, ApiError> {
     params.only(&["crs"])?;
     let crs = params.crs()?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = super::params::media_type(&headers);
     let csv = match content_type.as_str() {
         "application/json" | "application/geo+json" | "" => false,
         "text/csv" => true,

@@ -140,3 +140,16 @@ pub fn path_code(raw: &str, level: Level) -> Result<Code, ApiError> {
     }
     Ok(code)
 }
+
+/// The request's media type without parameters, lower-cased (`application/json` when absent).
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
