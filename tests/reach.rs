@@ -301,6 +301,9 @@ fn reach_areas_respect_walls_and_gates() {
     assert!(area.is_valid(), "{:?}", area.validation_errors());
     assert!(area.contains(&m.pt(60.0, 40.0)), "40 m in from gate 2");
     assert!(!area.contains(&m.pt(20.0, 60.0)), "61 m in from gate 2 is too far");
+    // Beyond the data (the spatial hash ends 40 m past the southernmost feature) the open
+    // ground is reached too: 70 m south, not 80 m.
+    assert!(area.contains(&m.pt(50.0, -95.0)) && !area.intersects(&m.pt(50.0, -105.0)));
     let night = idx.reach_area(1, 60.0, t("23:30"));
     assert!(!night.intersects(&m.pt(60.0, 10.0)), "gate 2 is closed at 23:30");
 }

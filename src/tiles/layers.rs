@@ -143,7 +143,8 @@ pub const TILE_LAYERS: [TileLayer; 9] = [
     TileLayer {
         kind: Some(LayerKind::Responders),
         name: "responders",
-        min_zoom: 10,
+        // One every few hundred metres: at z10 a 100,000-grid city put 2,000 in a tile.
+        min_zoom: 11,
         fields: &[
             ("id", "Number", "responder id"),
             ("kind", "String", "joint_defence, police_post, service_station or patrol"),
