@@ -9,11 +9,15 @@
 //! * [`address`]: Chinese address parsing and the gazetteer.
 //! * [`reach`]: travel times through gates, response circles and coverage.
 //! * [`tiles`]: vector tiles for the web map.
+//! * [`auth`]: tokens, roles, scopes, audit.
+//! * [`edit`]: topology rules, split/merge, numbering and impact of grid edits.
 //! * [`api`]: axum routes, problem+json errors, OpenAPI.
 //! * [`sync`]: keeps the published snapshot in step with a store other processes write.
 
 pub mod address;
 pub mod api;
+pub mod auth;
+pub mod edit;
 pub mod generate;
 pub mod index;
 pub mod model;
