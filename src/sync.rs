@@ -48,15 +48,34 @@ pub enum SyncError {
 /// Loads `store` and builds the first snapshot (generation 1), returning it published in a
 /// [`Live`] together with the number of the last change it includes (`None` for a store that
 /// does not number its changes).
+///
+/// Start-up is staged where the store allows it (`Store::load_regions`, PostGIS): the first
+/// snapshot then holds only the regions and the staff (incomplete, see
+/// [`Snapshot::complete`]) and answers `locate` and region lookups while [`follow`] loads
+/// everything else and publishes a complete snapshot. For the 100,000-grid benchmark city this
+/// is the difference between answering after about 2 s and after 10-15 s.
 pub async fn start(store: &dyn Store) -> Result<(Live, Option<ChangeSeq>), SyncError> {
     let started = Instant::now();
-    let (data, seq) = store.load_with_seq().await?;
+    let (data, seq, complete) = match store.load_regions().await? {
+        Some((data, seq)) => (data, seq, false),
+        None => {
+            let (data, seq) = store.load_with_seq().await?;
+            (data, seq, true)
+        }
+    };
     let loaded = started.elapsed();
-    let snapshot = Snapshot::build_blocking(data, 1).await?;
+    let snapshot = if complete {
+        Snapshot::build_blocking(data, 1).await?
+    } else {
+        tokio::task::spawn_blocking(move || Snapshot::build_partial(data, 1))
+            .await
+            .map_err(|e| IndexError::Task(e.to_string()))??
+    };
     info!(
         load_ms = loaded.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         change = ?seq,
+        complete,
         counts = ?snapshot.counts(),
         "first snapshot built"
     );
@@ -72,6 +91,22 @@ pub async fn follow(
     applied: Option<ChangeSeq>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let mut follower = Follower { store: store.clone(), live, applied, wanted: None, retry: RETRY_MIN };
+    tokio::pin!(shutdown);
+    if !follower.live.load().complete {
+        // A staged start-up: load everything now (retrying while the store does not answer).
+        loop {
+            follower.wanted = Some(applied.unwrap_or(0));
+            if follower.reload().await {
+                break;
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(follower.retry) => {}
+            }
+            follower.retry = (follower.retry * 2).min(RETRY_MAX);
+        }
+    }
     let Some(mut feed) = store.changes() else { return };
     // The feed runs in its own task and is never cancelled half-way through a query: the
     // loop below only waits on the channel, which is cancel-safe.
@@ -84,8 +119,6 @@ pub async fn follow(
             }
         }
     });
-    let mut follower = Follower { store, live, applied, wanted: None, retry: RETRY_MIN };
-    tokio::pin!(shutdown);
     loop {
         if follower.wanted.is_some() {
             // A reload is due: first take every notice already queued, so one reload covers

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use common::pg::{admin_url, empty_database, fresh_database, with_user};
 use geo::{LineString, MultiPolygon, Point, Polygon};
+use gridmap::index::Snapshot;
 use gridmap::model::{
     AccessPoint, Building, Code, Compound, Dataset, DistrictInfo, Entrance, Force, GateKind, Passer, Region, Responder,
     ResponderKind, Schedule, Staff, StaffRole, StandardAddress, TravelMode,
@@ -466,4 +467,85 @@ async fn load_during_replace_all_sees_old_or_new_never_a_mix() {
     writer.await.unwrap().unwrap();
     assert!(store.load().await.unwrap() == new);
     eprintln!("loads during replace_all: {} saw the old data, {} the new", seen.0, seen.1);
+}
+
+/// Status, `Retry-After` and body of `GET uri` through `app`.
+async fn get_status(app: &axum::Router, uri: &str) -> (u16, Option<String>, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, retry, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn a_staged_start_answers_locate_at_once_and_everything_once_complete() {
+    use gridmap::api::{router, ApiConfig, AppState};
+    let (store, _db) = fresh_database().await;
+    let data = gridmap::store::seed::karamay().unwrap();
+    store.replace_all(&data).await.unwrap();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+
+    let (live, applied) = gridmap::sync::start(&*store).await.unwrap();
+    let first = live.load();
+    assert!(!first.complete, "PostGIS starts in stages");
+    assert_eq!(first.data.grids.len(), data.grids.len());
+    assert_eq!(first.data.staff.len(), data.staff.len());
+    assert!(first.data.buildings.is_empty() && first.data.entrances.is_empty() && first.data.compounds.is_empty());
+    let app = router(AppState::new(live.clone(), store.clone(), ApiConfig::default()));
+
+    // Locating a point inside a grid works from the partial snapshot...
+    let grid = &data.grids[17];
+    let p = geo::InteriorPoint::interior_point(&grid.geometry).unwrap();
+    let (status, _, body) = get_status(&app, &format!("/api/locate?lon={}&lat={}", p.x(), p.y())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["grid"]["code"], grid.code.to_string());
+    let (status, _, body) = get_status(&app, &format!("/api/grids/{}", grid.code)).await;
+    assert_eq!((status, body["properties"]["name"].as_str()), (200, Some(grid.name.as_str())));
+    // ...while what needs the other layers says to come back, rather than answer from nothing.
+    for uri in
+        ["/api/layers/buildings?bbox=84.86,45.58,84.88,45.60", "/api/geocode?q=克拉玛依区", "/tiles/14/12345/5678"]
+    {
+        let (status, retry, body) = get_status(&app, uri).await;
+        assert_eq!((status, retry.as_deref()), (503, Some("5")), "{uri}: {body}");
+        assert_eq!(body["status"], 503, "{uri}: problem+json");
+    }
+    let (status, _, health) = get_status(&app, "/healthz").await;
+    assert_eq!((status, health["status"].as_str(), health["complete"].as_bool()), (200, Some("loading"), Some(false)));
+
+    // The follower loads the rest and publishes a complete snapshot.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let follower = tokio::spawn(gridmap::sync::follow(store.clone(), live.clone(), applied, async {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !live.load().complete {
+        assert!(Instant::now() < deadline, "the complete snapshot never came");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let full = live.load();
+    assert_eq!(full.counts(), Snapshot::build(data, 1).unwrap().counts());
+    assert_eq!(full.generation, 2);
+    let (status, _, body) = get_status(&app, "/api/layers/buildings?bbox=84.86,45.58,84.88,45.60").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body["features"].as_array().unwrap().is_empty());
+    let (_, _, health) = get_status(&app, "/healthz").await;
+    assert_eq!((health["status"].as_str(), health["complete"].as_bool()), (Some("ok"), Some(true)));
+    let _ = stop.send(());
+    follower.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_embedded_store_starts_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        gridmap::store::gpkg::GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay)
+            .await
+            .unwrap();
+    let (live, _) = gridmap::sync::start(&store).await.unwrap();
+    assert!(live.load().complete);
+    assert!(!live.load().data.buildings.is_empty());
 }

@@ -86,8 +86,14 @@ async fn healthz(State(state): State<AppState>) -> Response {
     let store_ok = state.store.ping().await.is_ok();
     let counts: serde_json::Map<String, Value> =
         snap.counts().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+    let status = match (store_ok, snap.complete) {
+        (false, _) => "degraded",
+        (true, false) => "loading",
+        (true, true) => "ok",
+    };
     let body = json!({
-        "status": if store_ok { "ok" } else { "degraded" },
+        "status": status,
+        "complete": snap.complete,
         "store": state.store.kind(),
         "store_reachable": store_ok,
         "snapshot": {"generation": snap.generation, "built_at": snap.built_at, "counts": counts},
@@ -96,6 +102,35 @@ async fn healthz(State(state): State<AppState>) -> Response {
     // 200 even when degraded: reads are still served from the snapshot, so a load balancer
     // must keep sending traffic; the body says what is wrong.
     (StatusCode::OK, Json(body)).into_response()
+}
+
+/// Routes a partial snapshot (a staged start-up still loading, see `crate::sync::start`)
+/// answers: locating points and looking up regions need only the regions and the staff, and
+/// the web app's files and the health check need no data. Edits are not: their rules and
+/// impact report need the buildings.
+fn served_while_loading(method: &axum::http::Method, path: &str) -> bool {
+    let data = path.starts_with("/api/") || path.starts_with("/tiles") || path == "/style.json";
+    let region_read = method == axum::http::Method::GET
+        && ["/api/grids/", "/api/communities/", "/api/subdistricts/"].iter().any(|p| path.starts_with(p))
+        && !path.ends_with("/history");
+    !data || path == "/api/locate" || region_read
+}
+
+/// While the snapshot is partial, every route that needs more than the regions answers 503
+/// with `Retry-After`, rather than answers computed from missing layers.
+async fn wait_for_complete_snapshot(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.live.load().complete || served_while_loading(req.method(), req.uri().path()) {
+        return next.run(req).await;
+    }
+    let mut resp = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "loading",
+        "gridmap has just started and is still loading this layer; locate and region lookups already \
+         work, everything else will in a few seconds",
+    )
+    .into_response();
+    resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+    resp
 }
 
 /// Turns axum's plain-text rejections and empty error responses into problem+json.
@@ -136,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), wait_for_complete_snapshot))
         .layer(middleware::from_fn(problem_json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -88,6 +88,14 @@ pub trait Store: Send + Sync + 'static {
         Ok((self.load().await?, None))
     }
 
+    /// [`Store::load_with_seq`] of the district, the regions (current versions) and the staff
+    /// only, every other layer empty: what locating a point needs, so that a server can answer
+    /// `locate` while the rest of a big city is still loading (see `crate::sync::start`).
+    /// `Ok(None)` (the default) for a store where this would not be faster than a full load.
+    async fn load_regions(&self) -> Result<Option<(Dataset, Option<ChangeSeq>)>, StoreError> {
+        Ok(None)
+    }
+
     /// Replaces every layer with `data`, in one transaction: all or nothing.
     async fn replace_all(&self, data: &Dataset) -> Result<(), StoreError>;
 

@@ -73,7 +73,7 @@ pub struct Server {
 
 impl Server {
     /// Starts `gridmap serve` on a free port with `store`, logging to `log`, and waits until
-    /// `/healthz` answers (at most `ready_within`).
+    /// `/healthz` answers with a complete snapshot (at most `ready_within`).
     pub fn start(store: &StoreAt, log: &Path, ready_within: Duration) -> Server {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let mut cmd = Command::new(BIN);
@@ -93,7 +93,9 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("gridmap serve exited ({status}) before answering:\n{}", self.log_tail());
             }
-            if self.get("/healthz").is_ok_and(|(status, _)| status == 200) {
+            // Ready means every route answers: start-up from PostGIS is staged, and the first
+            // snapshot (regions only) already answers /healthz with "complete": false.
+            if self.get("/healthz").is_ok_and(|(status, body)| status == 200 && body.contains("\"complete\":true")) {
                 return;
             }
             assert!(Instant::now() < deadline, "gridmap serve did not answer within {within:?}:\n{}", self.log_tail());

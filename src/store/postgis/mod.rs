@@ -277,6 +277,12 @@ const SECONDARY_INDEXES: &str = "SELECT i.indexname::text, i.indexdef
 
 /// Every table of the dataset (not the append-only change log), in the one order in which both
 /// `load` and `replace_all` lock them, so that the two never deadlock.
+/// What [`StoreError::Empty`] says for a database without a dataset. Not `Corrupt`: nothing
+/// was ever written, and the caller may seed or import.
+const EMPTY_DATABASE: &str = "the database holds no dataset yet (no district row): import one with \
+                              `gridmap import DIR` (a directory as written by `gridmap generate` or \
+                              `gridmap export`)";
+
 const TABLES: &str = "district, subdistrict_codes, community_codes, grid_codes, \
                       subdistricts, communities, grids, compounds, access_points, buildings, \
                       entrances, responders, staff, staff_grids";
@@ -299,13 +305,15 @@ impl Store for PgStore {
     async fn load_with_seq(&self) -> Result<(Dataset, Option<ChangeSeq>), StoreError> {
         let (data, seq) = read::load(&self.pool).await?.ok_or_else(|| {
             // Not Corrupt: nothing was ever written, and the caller may seed or import.
-            StoreError::Empty(
-                "the database holds no dataset yet (no district row): import one with \
-                 `gridmap import DIR` (a directory as written by `gridmap generate` or `gridmap export`)"
-                    .into(),
-            )
+            StoreError::Empty(EMPTY_DATABASE.into())
         })?;
         Ok((data, Some(seq)))
+    }
+
+    async fn load_regions(&self) -> Result<Option<(Dataset, Option<ChangeSeq>)>, StoreError> {
+        let (data, seq) =
+            read::load_regions(&self.pool).await?.ok_or_else(|| StoreError::Empty(EMPTY_DATABASE.into()))?;
+        Ok(Some((data, Some(seq))))
     }
 
     /// Deletes everything and writes `data`, in one transaction, then appends a `replace_all`

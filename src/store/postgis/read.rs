@@ -45,6 +45,16 @@ const PARALLEL_LAYERS: usize = 4;
 /// MVCC-safe: a load that meets a `replace_all` in progress waits for its commit and then sees
 /// the new data, never the empty tables TRUNCATE leaves to older snapshots.
 pub(super) async fn load(pool: &PgPool) -> Result<Option<(Dataset, ChangeSeq)>, StoreError> {
+    load_layers(pool, true).await
+}
+
+/// [`load`] of the district, the regions and the staff only: what locating a point needs,
+/// about a tenth of a big city's rows (see `Store::load_regions`).
+pub(super) async fn load_regions(pool: &PgPool) -> Result<Option<(Dataset, ChangeSeq)>, StoreError> {
+    load_layers(pool, false).await
+}
+
+async fn load_layers(pool: &PgPool, all: bool) -> Result<Option<(Dataset, ChangeSeq)>, StoreError> {
     let mut main = pool.begin().await.map_err(db_error)?;
     let tx = &mut main;
     execute!(tx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
@@ -73,25 +83,25 @@ pub(super) async fn load(pool: &PgPool) -> Result<Option<(Dataset, ChangeSeq)>, 
     };
     let snap = Snap::new(pool, &snapshot)?;
     // Biggest first, so that the small layers fill in around them.
-    let entrances = spawn(load_entrances(snap.clone()));
-    let buildings = spawn(load_buildings(snap.clone()));
-    let access_points = spawn(load_access_points(snap.clone()));
+    let entrances = all.then(|| spawn(load_entrances(snap.clone())));
+    let buildings = all.then(|| spawn(load_buildings(snap.clone())));
+    let access_points = all.then(|| spawn(load_access_points(snap.clone())));
     let staff = spawn(load_staff(snap.clone()));
-    let compounds = spawn(load_compounds(snap.clone()));
-    let grids = spawn(load_regions(snap.clone(), &GRIDS));
-    let communities = spawn(load_regions(snap.clone(), &COMMUNITIES));
-    let subdistricts = spawn(load_regions(snap.clone(), &SUBDISTRICTS));
-    let responders = spawn(load_responders(snap.clone()));
+    let compounds = all.then(|| spawn(load_compounds(snap.clone())));
+    let grids = spawn(read_regions(snap.clone(), &GRIDS));
+    let communities = spawn(read_regions(snap.clone(), &COMMUNITIES));
+    let subdistricts = spawn(read_regions(snap.clone(), &SUBDISTRICTS));
+    let responders = all.then(|| spawn(load_responders(snap.clone())));
     let data = Dataset {
         district,
         subdistricts: join(subdistricts, "subdistricts").await?,
         communities: join(communities, "communities").await?,
         grids: join(grids, "grids").await?,
-        compounds: join(compounds, "compounds").await?,
-        access_points: join(access_points, "access_points").await?,
-        buildings: join(buildings, "buildings").await?,
-        entrances: join(entrances, "entrances").await?,
-        responders: join(responders, "responders").await?,
+        compounds: join_some(compounds, "compounds").await?,
+        access_points: join_some(access_points, "access_points").await?,
+        buildings: join_some(buildings, "buildings").await?,
+        entrances: join_some(entrances, "entrances").await?,
+        responders: join_some(responders, "responders").await?,
         staff: join(staff, "staff").await?,
     };
     // Kept open until here: it holds the locks, and the snapshot it exported.
@@ -105,6 +115,14 @@ fn spawn<T: Send + 'static>(
     load: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
 ) -> Task<T> {
     tokio::spawn(load)
+}
+
+/// [`join`] of a layer that may not have been asked for (empty then).
+async fn join_some<T: Default>(task: Option<Task<T>>, layer: &str) -> Result<T, StoreError> {
+    match task {
+        Some(task) => join(task, layer).await,
+        None => Ok(T::default()),
+    }
 }
 
 async fn join<T>(task: Task<T>, layer: &str) -> Result<T, StoreError> {
@@ -269,7 +287,7 @@ impl<'r> Reader<'r> {
 }
 
 /// Reads the current version of every region of one layer, in stored order.
-async fn load_regions(snap: Snap, t: &'static RegionTable) -> Result<Vec<Region>, StoreError> {
+async fn read_regions(snap: Snap, t: &'static RegionTable) -> Result<Vec<Region>, StoreError> {
     let sql = format!(
         "SELECT code, name, households, population, valid_from, valid_to, version, ord,
                 ST_AsBinary(geom) AS wkb
