@@ -360,3 +360,15 @@ async fn openapi_describes_every_route_and_validates() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn query_strings_that_are_not_utf8_are_refused_not_guessed() {
+    let app = app().await;
+    for uri in ["/api/geocode?q=%FF", "/api/geocode?q=%E5%85", "/api/locate?lon=84.87&lat=45.6&crs=%C0%AF"] {
+        let detail = get(&app, uri).await.problem(400);
+        assert!(detail.contains("UTF-8"), "{uri}: {detail}");
+    }
+    // Properly encoded Chinese, a literal percent sign that starts no escape, and `+` pass.
+    assert_eq!(get(&app, "/api/geocode?q=%E5%85%8B%E6%8B%89%E7%8E%9B%E4%BE%9D").await.status, 200);
+    assert_eq!(get(&app, "/api/geocode?q=100%").await.status, 200);
+}

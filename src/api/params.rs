@@ -17,10 +17,45 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        check_utf8(query)?;
         Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
             .map(|q| Params(q.0))
             .map_err(|e| ApiError::bad_request("invalid-query", format!("the query string cannot be decoded: {e}")))
     }
+}
+
+/// Refuses a query string whose percent-encoded bytes are not UTF-8 (`?q=%FF`). The decoder
+/// behind axum's `Query` would replace them with U+FFFD and answer a question nobody asked.
+fn check_utf8(query: &str) -> Result<(), ApiError> {
+    for part in query.split('&') {
+        let mut bytes = Vec::with_capacity(part.len());
+        let raw = part.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+                (b'%', Some(h), Some(l)) => {
+                    bytes.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (b, _, _) => {
+                    bytes.push(b);
+                    i += 1;
+                }
+            }
+        }
+        if String::from_utf8(bytes).is_err() {
+            return Err(ApiError::bad_request(
+                "invalid-query",
+                format!(
+                    "the query string part {part:?} is not UTF-8 once percent-decoded; \
+                     encode text as UTF-8 (e.g. 克 is %E5%85%8B)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Params {
