@@ -116,10 +116,10 @@ struct ServeArgs {
     #[arg(long, env = "GRIDMAP_NO_ANONYMOUS")]
     no_anonymous: bool,
     /// Sustained requests per second per token (per peer address without a token); 0: no limit.
-    #[arg(long, env = "GRIDMAP_RATE_LIMIT", default_value_t = 200.0)]
+    #[arg(long, env = "GRIDMAP_RATE_LIMIT", default_value_t = 1_000.0)]
     rate_limit: f64,
     /// Requests a caller may make at once above the sustained rate.
-    #[arg(long, env = "GRIDMAP_RATE_BURST", default_value_t = 2_000)]
+    #[arg(long, env = "GRIDMAP_RATE_BURST", default_value_t = 5_000)]
     rate_burst: u32,
     /// Seconds after which a request still running is answered 503.
     #[arg(long, env = "GRIDMAP_REQUEST_TIMEOUT_SECS", default_value_t = 60)]

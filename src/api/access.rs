@@ -116,3 +116,60 @@ async fn audit(State(state): State<AppState>, caller: Caller, params: Params) ->
     let entries = state.auth.store().read_audit(since, limit).await?;
     Ok(Json(json!({"entries": entries})))
 }
+
+/// Adds these routes, the Bearer scheme and the 401/403/429 answers to the OpenAPI document.
+pub fn add_to_openapi(doc: &mut Value) {
+    let problem =
+        |d: &str| json!({"description": d, "content": {"application/problem+json": {"schema": {"type": "object"}}}});
+    let token_info = json!({"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"},
+        "role": {"type": "string", "enum": ["viewer", "coordinator", "planner", "admin"]},
+        "scope": {"type": "string", "nullable": true}, "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": "string", "format": "date-time", "nullable": true},
+        "revoked_at": {"type": "string", "format": "date-time", "nullable": true},
+        "last_used_at": {"type": "string", "format": "date-time", "nullable": true}
+    }});
+    let admin_responses = |ok: Value, ok_status: &str| {
+        let mut r = serde_json::Map::new();
+        r.insert(ok_status.into(), ok);
+        r.insert("401".into(), problem("Malformed, unknown, expired or revoked token"));
+        r.insert("403".into(), problem("Not an admin token"));
+        Value::Object(r)
+    };
+    let paths = json!({
+        "/api/tokens": {
+            "get": {"summary": "Every token (never its secret or hash); admins only", "operationId": "tokens_list",
+                "security": [{"bearer": []}],
+                "responses": admin_responses(json!({"description": "The tokens", "content": {"application/json": {"schema": {"type": "object", "properties": {"tokens": {"type": "array", "items": token_info}}}}}}), "200")},
+            "post": {"summary": "Make a token; its secret is in this answer only; admins only", "operationId": "tokens_create",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "role"], "properties": {
+                    "name": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "coordinator", "planner", "admin"]},
+                    "scope": {"type": "string", "description": "A subdistrict or community code"},
+                    "expires": {"type": "string", "description": "A date (00:00 UTC) or an RFC 3339 instant"}}}}}},
+                "responses": admin_responses(json!({"description": "The token", "content": {"application/json": {"schema": {"type": "object", "properties": {"token": {"type": "string"}, "info": token_info}}}}}), "201")}
+        },
+        "/api/tokens/{id}": {"delete": {"summary": "Revoke a token (at once on this server, within 5 s on others); admins only", "operationId": "tokens_revoke",
+            "security": [{"bearer": []}],
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+            "responses": admin_responses(json!({"description": "The revoked token", "content": {"application/json": {"schema": {"type": "object", "properties": {"info": token_info}}}}}), "200")}},
+        "/api/audit": {"get": {"summary": "The audit log: writes and reads of personal data, oldest first; admins only", "operationId": "audit",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}, "description": "A date or RFC 3339 instant"},
+                {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_LIMIT, "default": 1000}}
+            ],
+            "responses": admin_responses(json!({"description": "Entries: id, at, token_id, who, addr, method, path, status, detail", "content": {"application/json": {"schema": {"type": "object", "properties": {"entries": {"type": "array", "items": {"type": "object"}}}}}}}), "200")}}
+    });
+    if let (Some(all), Value::Object(more)) = (doc["paths"].as_object_mut(), paths) {
+        all.extend(more);
+    }
+    if let Some(components) = doc["components"].as_object_mut() {
+        components.insert(
+            "securitySchemes".into(),
+            json!({"bearer": {"type": "http", "scheme": "bearer", "description": "`gm_` + 64 hex digits, from `gridmap token create` or POST /api/tokens. Without a token a caller is anonymous (viewer rights, unless the server refuses anonymous callers). Over the rate limit: 429 with Retry-After."}}),
+        );
+    }
+    // Anonymous or Bearer, everywhere the route does not say otherwise.
+    doc["security"] = json!([{}, {"bearer": []}]);
+}

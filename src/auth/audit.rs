@@ -115,26 +115,28 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>) {
 
 async fn write(store: &dyn Store, entries: &[AuditEntry], used: &HashMap<i64, DateTime<Utc>>) {
     let used: Vec<(i64, DateTime<Utc>)> = used.iter().map(|(k, v)| (*k, *v)).collect();
+    let (mut entries_done, mut used_done) = (entries.is_empty(), used.is_empty());
     for attempt in 0..2 {
-        let result = async {
-            if !entries.is_empty() {
-                store.append_audit(entries).await?;
-            }
-            if !used.is_empty() {
-                store.record_token_use(&used).await?;
-            }
-            Ok::<(), crate::store::StoreError>(())
-        }
-        .await;
-        match result {
-            Ok(()) => return,
-            Err(e) if attempt == 0 => {
-                tracing::warn!(error = %e, "audit write failed; retrying in a second");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, lost = entries.len(), "audit entries could not be written");
+        if !entries_done {
+            match store.append_audit(entries).await {
+                Ok(()) => entries_done = true,
+                Err(e) => tracing::warn!(error = %e, attempt, "audit write failed"),
             }
         }
+        if !used_done {
+            match store.record_token_use(&used).await {
+                Ok(()) => used_done = true,
+                Err(e) => tracing::warn!(error = %e, attempt, "recording token use failed"),
+            }
+        }
+        if entries_done && used_done {
+            return;
+        }
+        if attempt == 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    if !entries_done {
+        tracing::error!(lost = entries.len(), "audit entries could not be written");
     }
 }

@@ -84,9 +84,9 @@ pub struct AuthConfig {
 }
 
 impl Default for AuthConfig {
-    /// Anonymous access on; 200 requests/s sustained with bursts of 2,000 per caller.
+    /// Anonymous access on; 1,000 requests/s sustained with bursts of 5,000 per caller.
     fn default() -> Self {
-        AuthConfig { allow_anonymous: true, rate_limit: Some(RateLimit { per_second: 200.0, burst: 2_000 }) }
+        AuthConfig { allow_anonymous: true, rate_limit: Some(RateLimit { per_second: 1_000.0, burst: 5_000 }) }
     }
 }
 
