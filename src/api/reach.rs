@@ -288,6 +288,7 @@ fn problem_responses(codes: &[&str]) -> serde_json::Map<String, Value> {
         .map(|c| {
             let description = match *c {
                 "400" => "Bad input: missing, malformed or out-of-range parameters",
+                "403" => "Coverage needs a coordinator token or higher",
                 "404" => "Unknown region",
                 _ => "Error",
             };
@@ -392,7 +393,7 @@ pub fn openapi_paths() -> Value {
                 "grids": {"type": "array", "items": shares_schema()},
                 "blind_spots": {"$ref": "#/components/schemas/FeatureCollection"},
                 "cache": {"type": "object"}
-            }}), &["400", "404"])
+            }}), &["400", "403", "404"])
         }},
         "/api/coverage/suggest": {"get": {
             "summary": "Where to stage N more responders to cover the most households (greedy maximal covering)",
@@ -418,7 +419,7 @@ pub fn openapi_paths() -> Value {
                     "gain_households": {"type": "integer"},
                     "households_covered_after": {"type": "integer"}
                 }}}
-            }}), &["400", "404"])
+            }}), &["400", "403", "404"])
         }}
     })
 }
