@@ -519,12 +519,26 @@ async fn rate_limits_answer_429_with_retry_after_and_spare_other_callers() {
     assert!((1..=10).contains(&retry), "{retry}");
     // Another token from the same address is not limited by a's bucket.
     assert_eq!(send(&app, &Req::get(uri), Some(&b), Some(here)).await.status, 200);
-    // Anonymous callers: one bucket per address.
+    // Anonymous callers: one bucket per address (not `here`, whose bucket paid for the two
+    // tokens' first lookups).
+    let anon: SocketAddr = "10.0.0.4:5000".parse().unwrap();
     for _ in 0..3 {
-        assert_eq!(send(&app, &Req::get(uri), None, Some(here)).await.status, 200);
+        assert_eq!(send(&app, &Req::get(uri), None, Some(anon)).await.status, 200);
     }
-    send(&app, &Req::get(uri), None, Some(here)).await.problem(429);
+    send(&app, &Req::get(uri), None, Some(anon)).await.problem(429);
     assert_eq!(send(&app, &Req::get(uri), None, Some(there)).await.status, 200);
+    // Made-up tokens cost the address's bucket too: a third address gets three 401s, then 429.
+    let elsewhere: SocketAddr = "10.0.0.3:5000".parse().unwrap();
+    for _ in 0..3 {
+        let made_up = gridmap::auth::token::generate_secret();
+        assert_401(&send(&app, &Req::get(uri), Some(&made_up), Some(elsewhere)).await);
+    }
+    let made_up = gridmap::auth::token::generate_secret();
+    let r = send(&app, &Req::get(uri), Some(&made_up), Some(elsewhere)).await;
+    r.problem(429);
+    assert!(r.header("retry-after").is_some());
+    // A known token from that address still works (its own bucket; one lookup was cached).
+    assert_eq!(send(&app, &Req::get(uri), Some(&b), Some(here)).await.status, 200);
 }
 
 #[tokio::test]

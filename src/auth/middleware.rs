@@ -18,7 +18,8 @@
 //! trusted for [`CACHE_TTL`] (5 s), then read again from the store. So a token revoked through
 //! this server ([`Auth::revoke`], which empties the cache) stops working at once, and one
 //! revoked through another server or the CLI within 5 s. Unknown digests are cached too, so a
-//! flood of made-up tokens does not become a flood of queries. When the store does not answer,
+//! flood of made-up tokens does not become a flood of queries; and a lookup that must ask the
+//! store takes one request from the bucket of the caller's address, so guessing is rate-limited. When the store does not answer,
 //! a cached entry is used whatever its age (the store cannot have revoked anything meanwhile
 //! that this server could learn of).
 
@@ -150,13 +151,20 @@ impl Auth {
     }
 
     /// The token named by `secret` (already checked for form), from the cache or the store.
-    async fn lookup(&self, secret: &str) -> Result<TokenInfo, AuthError> {
+    /// A lookup that must ask the store takes one request from the bucket of the caller's
+    /// address, so that a flood of made-up tokens is limited like anonymous requests.
+    async fn lookup(&self, secret: &str, addr: Option<IpAddr>) -> Result<TokenInfo, AuthError> {
         let hash = token::hash_secret(secret);
         let now = Instant::now();
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.get(&hash).map(|c| (c.token.clone(), now.duration_since(c.fetched) < CACHE_TTL))
         };
+        if !matches!(cached, Some((_, true))) {
+            if let Some(a) = addr {
+                self.limiter.check(Key::Addr(a)).map_err(AuthError::RateLimited)?;
+            }
+        }
         let found = match cached {
             Some((token, true)) => token,
             _ => match self.store.token_by_hash(&hash).await {
@@ -218,6 +226,19 @@ fn unauthorized(e: &AuthError) -> Response {
     resp
 }
 
+/// 429 problem+json with `Retry-After` (whole seconds, at least 1).
+fn too_many(wait: Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut resp = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        format!("too many requests from this caller; retry in {secs} s"),
+    )
+    .into_response();
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
+}
+
 /// 403 problem+json: the caller's role is below `needed` for `what`.
 pub fn forbidden(caller: &Caller, needed: Role, what: &str) -> ApiError {
     let have = caller.role.map_or("anonymous (no token)".to_string(), |r| format!("a {r} token"));
@@ -234,6 +255,7 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-token-request", m),
             AuthError::NoSuchToken(_) => ApiError::not_found(e.to_string()),
+            AuthError::RateLimited(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", e.to_string()),
             AuthError::Store(s) => s.into(),
             other => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", other.to_string()),
         }
@@ -249,7 +271,7 @@ pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next:
     let caller = match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
             let found = match token::parse_bearer(value.as_bytes()) {
-                Ok(secret) => auth.lookup(secret).await,
+                Ok(secret) => auth.lookup(secret, addr).await,
                 Err(e) => Err(e),
             };
             match found {
@@ -257,6 +279,7 @@ pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next:
                     Caller { token_id: Some(info.id), name: info.name, role: Some(info.role), scope: info.scope, addr }
                 }
                 Err(AuthError::Store(e)) => return ApiError::from(e).into_response(),
+                Err(AuthError::RateLimited(wait)) => return too_many(wait),
                 Err(e) => {
                     tracing::info!(%method, %path, addr = ?addr, reason = %e, "rejected a token");
                     return unauthorized(&e);
@@ -270,15 +293,7 @@ pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next:
     // call the router in-process): only its token, if any, is limited.
     let key = caller.token_id.map(Key::Token).or(addr.map(Key::Addr));
     if let Some(Err(wait)) = key.map(|k| auth.limiter.check(k)) {
-        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            format!("too many requests from this caller; retry in {secs} s"),
-        )
-        .into_response();
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return resp;
+        return too_many(wait);
     }
     req.extensions_mut().insert(caller.clone());
     let resp = next.run(req).await;

@@ -93,6 +93,9 @@ pub enum AuthError {
     Invalid(String),
     #[error("there is no token with id {0}")]
     NoSuchToken(i64),
+    /// Too many token lookups from one address (see `middleware`): retry after this long.
+    #[error("too many requests from this address; retry later")]
+    RateLimited(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
