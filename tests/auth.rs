@@ -949,3 +949,37 @@ fn token_cli_create_list_revoke_postgis() {
     drop(store);
     drop(db);
 }
+
+/// Through a real socket: `api::serve` records the peer address, and the entries queued when
+/// the server stops are in the store once `serve` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_records_peer_addresses_and_flushes_the_audit_log_on_shutdown() {
+    let app = gpkg_app(config()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gridmap::api::serve(listener, app.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let n = 20;
+    let statuses: Vec<u16> = tokio::task::spawn_blocking(move || {
+        let body = br#"{"name": "x", "role": "admin"}"#;
+        (0..n)
+            .map(|_| process::http(addr, "POST", "/api/tokens", Some(("application/json", body))).unwrap().0)
+            .collect()
+    })
+    .await
+    .unwrap();
+    assert!(statuses.iter().all(|&s| s == 403), "{statuses:?}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let entries = app.store.read_audit(None, 1000).await.unwrap();
+    assert_eq!(entries.len(), n);
+    for e in &entries {
+        assert_eq!(
+            (e.who.as_str(), e.method.as_str(), e.path.as_str(), e.status),
+            ("anonymous", "POST", "/api/tokens", 403)
+        );
+        assert_eq!(e.addr.as_deref(), Some("127.0.0.1"));
+    }
+}
