@@ -863,6 +863,7 @@ async fn token_api_follows_the_cli_rules() {
         json!({"name": "x", "role": "viewer", "scope": "650203999"}),
         json!({"name": "", "role": "viewer"}),
         json!({"name": "x", "role": "viewer", "expires": "soon"}),
+        json!({"name": "x", "role": "viewer", "expires": "2001-01-01"}),
     ] {
         send(&app, &post(bad.clone()), Some(&admin), None).await.problem(422);
     }

@@ -75,6 +75,13 @@ async fn create(State(state): State<AppState>, caller: Caller, body: axum::body:
         })
         .transpose()?;
     let expires_at = body.expires.map(|e| parse_expiry(&e)).transpose()?;
+    if expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-token-request",
+            "`expires` is in the past",
+        ));
+    }
     let (info, secret) = state.auth.create(NewToken { name: body.name, role, scope, expires_at }).await?;
     let detail = format!("created token {} ({}, {})", info.id, info.name, info.role);
     let resp = (StatusCode::CREATED, Json(json!({"token": secret, "info": info}))).into_response();
