@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
 use gridmap::api::{self, ApiConfig, AppState};
+use gridmap::auth::{self, AuthConfig, AuthError, NewToken, RateLimit};
 use gridmap::generate::{generate, GenParams};
 use gridmap::store::transfer::{self, Format, Layer, Stage, TransferError};
 use gridmap::store::{self, Store, StoreError};
@@ -33,6 +34,51 @@ enum Command {
     Import(ImportArgs),
     /// Export the store's current data as a GeoJSON directory or a GeoPackage.
     Export(ExportArgs),
+    /// Manage API tokens (create, list, revoke) in the store `serve` uses.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token and print it (once: only its hash is stored).
+    Create(TokenCreateArgs),
+    /// List every token (never the secret or its hash).
+    List(TokenStoreArgs),
+    /// Revoke a token by id (effective at once on new servers, within 5 s on running ones).
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Args)]
+struct TokenStoreArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Args)]
+struct TokenCreateArgs {
+    /// Who the token is for (recorded in the audit log and the edit history).
+    #[arg(long)]
+    name: String,
+    /// viewer, coordinator, planner or admin.
+    #[arg(long)]
+    role: String,
+    /// Limit the token to this subdistrict or community code.
+    #[arg(long)]
+    scope: Option<String>,
+    /// When the token stops working: a date (YYYY-MM-DD, 00:00 UTC) or an RFC 3339 instant.
+    #[arg(long)]
+    expires: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Args)]
+struct TokenRevokeArgs {
+    /// The token's id (see `gridmap token list`).
+    id: i64,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Args)]
@@ -66,6 +112,18 @@ struct ServeArgs {
     /// Most points in one POST /api/locate.
     #[arg(long, env = "GRIDMAP_MAX_BATCH_POINTS", default_value_t = 1_000_000)]
     max_batch_points: usize,
+    /// Refuse requests without a token (401), except /healthz and the web app's files.
+    #[arg(long, env = "GRIDMAP_NO_ANONYMOUS")]
+    no_anonymous: bool,
+    /// Sustained requests per second per token (per peer address without a token); 0: no limit.
+    #[arg(long, env = "GRIDMAP_RATE_LIMIT", default_value_t = 1_000.0)]
+    rate_limit: f64,
+    /// Requests a caller may make at once above the sustained rate.
+    #[arg(long, env = "GRIDMAP_RATE_BURST", default_value_t = 5_000)]
+    rate_burst: u32,
+    /// Seconds after which a request still running is answered 503.
+    #[arg(long, env = "GRIDMAP_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    request_timeout_secs: u64,
 }
 
 #[derive(Args)]
@@ -136,6 +194,8 @@ enum CliError {
     Import(TransferError),
     #[error("export failed: {0}")]
     Export(TransferError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 }
 
 /// What to do when the embedded GeoPackage holds no data yet.
@@ -186,6 +246,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         max_body_bytes: args.max_body_kib << 10,
         max_batch_body_bytes: args.max_batch_mib << 20,
         max_batch_points: args.max_batch_points,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
+        auth: AuthConfig {
+            allow_anonymous: !args.no_anonymous,
+            rate_limit: (args.rate_limit > 0.0)
+                .then_some(RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1) }),
+        },
     };
     let state = AppState::new(live.clone(), store.clone(), config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
@@ -269,6 +335,61 @@ async fn shutdown_signal() {
     info!("shutdown requested; finishing in-flight requests");
 }
 
+async fn run_token(command: TokenCommand) -> Result<(), CliError> {
+    match command {
+        TokenCommand::Create(args) => {
+            let store = open_store(&args.store, OnEmpty::Seed).await?;
+            let role = auth::token::parse_role(&args.role)?;
+            let scope = match &args.scope {
+                Some(s) => Some(gridmap::model::Code::parse(s).map_err(|e| {
+                    AuthError::Invalid(format!("--scope {s:?} is not a subdistrict or community code: {e}"))
+                })?),
+                None => None,
+            };
+            let expires_at = args.expires.as_deref().map(auth::token::parse_expiry).transpose()?;
+            if expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+                return Err(AuthError::Invalid("--expires is in the past".into()).into());
+            }
+            let (info, secret) =
+                auth::create_token(&*store, NewToken { name: args.name, role, scope, expires_at }).await?;
+            eprintln!(
+                "created token {} for {:?} ({}{}); it is shown only now, keep it secret:",
+                info.id,
+                info.name,
+                info.role,
+                info.scope.as_ref().map(|s| format!(", scope {s}")).unwrap_or_default()
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List(args) => {
+            let store = open_store(&args.store, OnEmpty::Seed).await?;
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            };
+            println!("id\tname\trole\tscope\tcreated\texpires\trevoked\tlast_used");
+            for t in auth::list_tokens(&*store).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    t.scope.as_ref().map_or("-", |s| s.as_str()),
+                    time(Some(t.created_at)),
+                    time(t.expires_at),
+                    time(t.revoked_at),
+                    time(t.last_used_at)
+                );
+            }
+        }
+        TokenCommand::Revoke(args) => {
+            let store = open_store(&args.store, OnEmpty::Seed).await?;
+            let info = auth::revoke_token(&*store, args.id).await?;
+            println!("revoked token {} ({:?}); running servers refuse it within 5 s", info.id, info.name);
+        }
+    }
+    Ok(())
+}
+
 fn run_generate(args: GenerateArgs) -> Result<(), CliError> {
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -302,6 +423,7 @@ async fn main() -> std::process::ExitCode {
         Command::Generate(args) => tokio::task::block_in_place(|| run_generate(args)),
         Command::Import(args) => run_import(args).await,
         Command::Export(args) => run_export(args).await,
+        Command::Token(command) => run_token(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

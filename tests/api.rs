@@ -226,7 +226,13 @@ async fn batch_feature_collection_and_csv() {
 
 #[tokio::test]
 async fn batch_bad_bodies_and_limits() {
-    let app = app_with(ApiConfig { max_body_bytes: 1024, max_batch_body_bytes: 4096, max_batch_points: 10 }).await;
+    let app = app_with(ApiConfig {
+        max_body_bytes: 1024,
+        max_batch_body_bytes: 4096,
+        max_batch_points: 10,
+        ..ApiConfig::default()
+    })
+    .await;
     post(&app, "/api/locate", "application/json", "{\"points\": [[84.8, 45.6]").await.problem(400);
     post(&app, "/api/locate", "application/json", "{\"pts\": []}").await.problem(400);
     post(&app, "/api/locate", "application/xml", "<points/>").await.problem(415);

@@ -12,6 +12,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use geo::{Contains, GeodesicArea, Intersects, LineString, MultiPolygon, Point, Polygon, Relate, Validation};
 use gridmap::api::{router, ApiConfig, AppState};
+use gridmap::auth::{NewToken, Role};
 use gridmap::index::{Live, Snapshot};
 use gridmap::model::{
     AccessPoint, Building, Code, Compound, Dataset, DistrictInfo, Entrance, GateKind, LocalProjection, Passer, Region,
@@ -848,6 +849,8 @@ fn coverage_is_recomputed_only_near_a_change() {
 struct App {
     router: axum::Router,
     snap: Arc<Snapshot>,
+    /// A coordinator's token: coverage needs one.
+    token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -857,11 +860,14 @@ async fn app() -> App {
     let data = gridmap::store::Store::load(&store).await.unwrap();
     let live = Live::new(Snapshot::build(data, 1).unwrap());
     let snap = live.load();
-    App { router: router(AppState::new(live, Arc::new(store), ApiConfig::default())), snap, _dir: dir }
+    let new = NewToken { name: "coverage tests".into(), role: Role::Coordinator, scope: None, expires_at: None };
+    let (_, token) = gridmap::auth::create_token(&store, new).await.unwrap();
+    App { router: router(AppState::new(live, Arc::new(store), ApiConfig::default())), snap, token, _dir: dir }
 }
 
 async fn get(app: &App, uri: &str) -> (StatusCode, Value) {
-    let resp = app.router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let req = Request::get(uri).header("authorization", format!("Bearer {}", app.token)).body(Body::empty()).unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let body = resp.into_body().collect().await.unwrap().to_bytes();

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::Params;
 use super::{staff_json, AppState};
+use crate::auth::{mark_personal, Caller};
 use crate::index::Snapshot;
 use crate::model::crs::check_lon_lat;
 use crate::model::{InputCrs, Region};
@@ -24,7 +25,7 @@ fn region_ref(r: Option<&Region>) -> Value {
 
 /// `GET /api/locate?lon=..&lat=..[&crs=gcj02]`: the grid, community and subdistrict of a point
 /// and the grid's staff (roles only, unless the caller may see personal data).
-pub async fn locate_one(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
+pub async fn locate_one(State(state): State<AppState>, caller: Caller, params: Params) -> Result<Response, ApiError> {
     params.only(&["lon", "lat", "crs"])?;
     let (lon, lat) = params.point()?;
     let snap = state.live.load();
@@ -33,16 +34,32 @@ pub async fn locate_one(State(state): State<AppState>, params: Params) -> Result
     let grid = hit.map(|h| &d.grids[h.grid]);
     let community = hit.and_then(|h| h.community).map(|i| &d.communities[i]);
     let subdistrict = hit.and_then(|h| h.subdistrict).map(|i| &d.subdistricts[i]);
+    let mut personal = 0;
     let staff: Vec<Value> = grid
-        .map(|g| snap.staff_of_grid(&g.code).map(|s| staff_json(s, state.personal_data_allowed())).collect())
+        .map(|g| {
+            snap.staff_of_grid(&g.code)
+                .map(|s| {
+                    let allowed = caller.may_see_personal_data_of(s);
+                    personal += usize::from(allowed);
+                    staff_json(s, allowed)
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    Ok(Json(json!({
+    let resp = Json(json!({
         "point": [lon, lat],
         "grid": region_ref(grid),
         "community": region_ref(community),
         "subdistrict": region_ref(subdistrict),
         "staff": staff,
-    })))
+    }))
+    .into_response();
+    Ok(match grid {
+        Some(g) if personal > 0 => {
+            mark_personal(resp, format!("names and phones of {personal} staff of grid {}", g.code))
+        }
+        _ => resp,
+    })
 }
 
 /// One input point of a batch: a valid `(lon, lat)` or the reason it is not.

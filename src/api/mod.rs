@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -15,10 +16,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::auth::{Auth, AuthConfig};
 use crate::index::Live;
 use crate::model::Staff;
 use crate::store::Store;
 
+pub mod access;
 pub mod error;
 pub mod geocode;
 pub mod layers;
@@ -41,11 +44,21 @@ pub struct ApiConfig {
     pub max_batch_body_bytes: usize,
     /// Most points in one `POST /api/locate`.
     pub max_batch_points: usize,
+    /// A request still running after this long is answered 503 (problem+json).
+    pub request_timeout: Duration,
+    /// Anonymous access and rate limits (see [`crate::auth`]).
+    pub auth: AuthConfig,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { max_body_bytes: 1 << 20, max_batch_body_bytes: 64 << 20, max_batch_points: 1_000_000 }
+        ApiConfig {
+            max_body_bytes: 1 << 20,
+            max_batch_body_bytes: 64 << 20,
+            max_batch_points: 1_000_000,
+            request_timeout: Duration::from_secs(60),
+            auth: AuthConfig::default(),
+        }
     }
 }
 
@@ -55,17 +68,14 @@ pub struct AppState {
     pub live: Live,
     pub store: Arc<dyn Store>,
     pub config: Arc<ApiConfig>,
+    /// Tokens, rate limits and the audit log.
+    pub auth: Arc<Auth>,
 }
 
 impl AppState {
     pub fn new(live: Live, store: Arc<dyn Store>, config: ApiConfig) -> AppState {
-        AppState { live, store, config: Arc::new(config) }
-    }
-
-    /// Whether the caller may see staff names and phone numbers. No caller may until
-    /// authentication is in place: personal data is never served to an unknown caller.
-    pub fn personal_data_allowed(&self) -> bool {
-        false
+        let auth = Arc::new(Auth::new(store.clone(), config.auth.clone()));
+        AppState { live, store, config: Arc::new(config), auth }
     }
 }
 
@@ -150,6 +160,41 @@ async fn problem_json_errors(req: Request, next: Next) -> Response {
     resp
 }
 
+/// Security headers on every response: the web app may load only from this server (MapLibre
+/// needs `blob:` workers and images), must not be framed, and nothing is MIME-sniffed.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    for (name, value) in SECURITY_HEADERS {
+        resp.headers_mut().insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    resp
+}
+
+/// Answers 503 problem+json when a request takes longer than `ApiConfig::request_timeout`.
+async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} s and was stopped; ask for less at once", limit.as_secs_f64()),
+        )
+        .into_response(),
+    }
+}
+
 /// The whole application, without a socket.
 pub fn router(state: AppState) -> Router {
     let batch_limit = state.config.max_batch_body_bytes;
@@ -168,22 +213,31 @@ pub fn router(state: AppState) -> Router {
         .merge(reach::routes())
         .merge(tiles::routes())
         .merge(web::routes())
+        .merge(access::routes())
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), wait_for_complete_snapshot))
+        .layer(middleware::from_fn_with_state(state.config.request_timeout, timeout))
         .layer(middleware::from_fn(problem_json_errors))
+        .layer(middleware::from_fn_with_state(state.auth.clone(), crate::auth::middleware::authenticate))
+        .layer(middleware::from_fn(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then finishes in-flight
-/// requests.
+/// requests and writes the audit entries still queued.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let auth = state.auth.clone();
     let app = router(state).layer(tower_http::compression::CompressionLayer::new());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    auth.audit().flush().await;
+    served
 }

@@ -57,6 +57,7 @@ pub fn document() -> Value {
             paths.extend(more);
         }
     }
+    super::access::add_to_openapi(&mut doc);
     doc
 }
 

@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::Params;
 use super::AppState;
+use crate::auth::middleware::forbidden;
+use crate::auth::{Caller, Role};
 use crate::model::geojson::geometry_to_json;
 use crate::model::{Code, Level, ResponderKind, TimeOfDay, TravelMode};
 use crate::reach::{ReachError, Shares};
@@ -180,7 +182,10 @@ fn region_json(snap: &crate::index::Snapshot, code: &Code) -> Value {
 }
 
 /// `GET /api/coverage?region=CODE&minutes=1|3|5&at=HH:MM[&blind_spots=false]`.
-async fn coverage(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
+async fn coverage(State(state): State<AppState>, caller: Caller, params: Params) -> Result<Json<Value>, ApiError> {
+    if !caller.may_use_coverage() {
+        return Err(forbidden(&caller, Role::Coordinator, "coverage"));
+    }
     params.only(&["region", "minutes", "at", "blind_spots"])?;
     let code = region(&params)?;
     let minutes = minutes(&params, &state)?;
@@ -226,7 +231,10 @@ async fn coverage(State(state): State<AppState>, params: Params) -> Result<Json<
 }
 
 /// `GET /api/coverage/suggest?region=CODE&minutes=1|3|5&add=N&at=HH:MM[&mode=walk][&kind=..]`.
-async fn suggest(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
+async fn suggest(State(state): State<AppState>, caller: Caller, params: Params) -> Result<Json<Value>, ApiError> {
+    if !caller.may_use_coverage() {
+        return Err(forbidden(&caller, Role::Coordinator, "coverage suggestions"));
+    }
     params.only(&["region", "minutes", "at", "add", "mode", "kind"])?;
     let code = region(&params)?;
     let minutes = minutes(&params, &state)?;
@@ -280,6 +288,7 @@ fn problem_responses(codes: &[&str]) -> serde_json::Map<String, Value> {
         .map(|c| {
             let description = match *c {
                 "400" => "Bad input: missing, malformed or out-of-range parameters",
+                "403" => "Coverage needs a coordinator token or higher",
                 "404" => "Unknown region",
                 _ => "Error",
             };
@@ -384,7 +393,7 @@ pub fn openapi_paths() -> Value {
                 "grids": {"type": "array", "items": shares_schema()},
                 "blind_spots": {"$ref": "#/components/schemas/FeatureCollection"},
                 "cache": {"type": "object"}
-            }}), &["400", "404"])
+            }}), &["400", "403", "404"])
         }},
         "/api/coverage/suggest": {"get": {
             "summary": "Where to stage N more responders to cover the most households (greedy maximal covering)",
@@ -410,7 +419,7 @@ pub fn openapi_paths() -> Value {
                     "gain_households": {"type": "integer"},
                     "households_covered_after": {"type": "integer"}
                 }}}
-            }}), &["400", "404"])
+            }}), &["400", "403", "404"])
         }}
     })
 }

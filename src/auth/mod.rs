@@ -4,6 +4,16 @@
 //! one in the request's extensions, made from the `Authorization: Bearer <token>` header, or
 //! the anonymous caller when there is no header. Handlers take it as an extractor and ask it
 //! what the caller may do; they never look at tokens themselves.
+//!
+//! * [`token`]: making, hashing and checking tokens (`gridmap token ...`, `/api/tokens`);
+//! * [`middleware`]: the per-request check, the token cache, rate limits ([`limit`]) and what
+//!   is audited ([`audit`]).
+//!
+//! Scopes: a token may carry a subdistrict or community code. A scoped planner edits only
+//! inside it (the edit routes check [`Caller::scope_allows`]); a scoped coordinator sees the
+//! names and phones only of staff who serve at least one grid inside it
+//! ([`Caller::may_see_personal_data_of`]); reads without personal data are not limited by
+//! scope.
 
 use std::net::IpAddr;
 
@@ -11,7 +21,17 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Code;
+use crate::model::{Code, Staff};
+
+pub mod audit;
+pub mod limit;
+pub mod middleware;
+pub mod token;
+
+pub use audit::AuditEntry;
+pub use limit::RateLimit;
+pub use middleware::{mark_personal, AuditDetail, Auth, AuthConfig, PersonalData};
+pub use token::{create_token, list_tokens, revoke_token, AuthError, NewToken, TokenInfo};
 
 /// What a token allows, each role including everything the roles before it allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -45,6 +65,7 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller without a token.
     pub fn anonymous() -> Caller {
         Caller { token_id: None, name: "anonymous".into(), role: None, scope: None, addr: None }
     }
@@ -56,6 +77,12 @@ impl Caller {
     /// Staff names and phone numbers.
     pub fn may_see_personal_data(&self) -> bool {
         self.at_least(Role::Coordinator)
+    }
+
+    /// The name and phone of `staff`: a coordinator or higher, and, for a scoped token, only
+    /// staff serving at least one grid inside the scope.
+    pub fn may_see_personal_data_of(&self, staff: &Staff) -> bool {
+        self.may_see_personal_data() && (self.scope.is_none() || staff.grids.iter().any(|g| self.scope_allows(g)))
     }
 
     /// `/api/coverage` and its suggestions.

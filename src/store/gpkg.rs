@@ -453,6 +453,7 @@ impl GpkgStore {
             }
             check_columns(&mut tx, t).await.map_err(|m| self.file_error(m))?;
         }
+        sqlx::raw_sql(AUTH_SCHEMA).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -701,6 +702,209 @@ impl Store for GpkgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access control: tokens and the audit log (see `crate::auth`)
+// ---------------------------------------------------------------------------------------------
+//
+// Two plain SQLite tables, deliberately not registered in `gpkg_contents`: they are gridmap's
+// business, not layers for GIS users (GDAL does not list them). Tokens are stored only as the
+// SHA-256 digest of their secret. Times are ISO 8601 UTC text to the microsecond
+// (`2026-11-29T01:02:03.456789Z`), which sorts as text in time order.
+
+const AUTH_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS gridmap_token (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL CHECK (name <> ''),
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'coordinator', 'planner', 'admin')),
+    scope TEXT,
+    token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT,
+    last_used_at TEXT
+);
+CREATE TABLE IF NOT EXISTS gridmap_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    token_id INTEGER REFERENCES gridmap_token (id),
+    who TEXT NOT NULL,
+    addr TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS gridmap_audit_at ON gridmap_audit (at);
+"#;
+
+const TOKEN_COLUMNS: &str = "id, name, role, scope, created_at, expires_at, revoked_at, last_used_at";
+
+fn auth_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_auth_time(table: &str, id: i64, s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    s.map(|s| {
+        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|e| StoreError::Corrupt {
+            layer: table.into(),
+            id: id.to_string(),
+            message: format!("time {s:?}: {e}"),
+        })
+    })
+    .transpose()
+}
+
+fn token_info(row: &SqliteRow) -> Result<crate::auth::TokenInfo, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let corrupt = |message: String| StoreError::Corrupt { layer: "gridmap_token".into(), id: id.to_string(), message };
+    let role: String = row.try_get("role")?;
+    let scope: Option<String> = row.try_get("scope")?;
+    let time = |col: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        parse_auth_time("gridmap_token", id, row.try_get(col)?)
+    };
+    Ok(crate::auth::TokenInfo {
+        id,
+        name: row.try_get("name")?,
+        role: crate::auth::token::parse_role(&role).map_err(|e| corrupt(e.to_string()))?,
+        scope: scope.map(|s| crate::model::Code::parse(&s)).transpose().map_err(|e| corrupt(e.to_string()))?,
+        created_at: time("created_at")?.ok_or_else(|| corrupt("no created_at".into()))?,
+        expires_at: time("expires_at")?,
+        revoked_at: time("revoked_at")?,
+        last_used_at: time("last_used_at")?,
+    })
+}
+
+#[async_trait]
+impl super::AccessStore for GpkgStore {
+    async fn insert_token(
+        &self,
+        new: &crate::auth::NewToken,
+        hash: &crate::auth::token::TokenHash,
+        created_at: DateTime<Utc>,
+    ) -> Result<crate::auth::TokenInfo, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO gridmap_token (name, role, scope, token_hash, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(&new.name)
+        .bind(new.role.as_str())
+        .bind(new.scope.as_ref().map(|c| c.as_str().to_string()))
+        .bind(&hash[..])
+        .bind(auth_time(created_at))
+        .bind(new.expires_at.map(auth_time))
+        .fetch_one(&self.pool)
+        .await?;
+        token_info(&row)
+    }
+
+    async fn token_by_hash(
+        &self,
+        hash: &crate::auth::token::TokenHash,
+    ) -> Result<Option<crate::auth::token::StoredToken>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS}, token_hash FROM gridmap_token WHERE token_hash = ?"))
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let info = token_info(&row)?;
+        let stored: Vec<u8> = row.try_get("token_hash")?;
+        let hash = stored.try_into().map_err(|_| StoreError::Corrupt {
+            layer: "gridmap_token".into(),
+            id: info.id.to_string(),
+            message: "token_hash is not 32 bytes".into(),
+        })?;
+        Ok(Some(crate::auth::token::StoredToken { info, hash }))
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<crate::auth::TokenInfo>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM gridmap_token ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_info).collect()
+    }
+
+    async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> Result<Option<crate::auth::TokenInfo>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE gridmap_token SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(auth_time(at))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(token_info).transpose()
+    }
+
+    async fn record_token_use(&self, used: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (id, at) in used {
+            sqlx::query(
+                "UPDATE gridmap_token SET last_used_at = ?1
+                 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)",
+            )
+            .bind(auth_time(*at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, entries: &[crate::auth::AuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO gridmap_audit (at, token_id, who, addr, method, path, status, detail)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(auth_time(e.at))
+            .bind(e.token_id)
+            .bind(&e.who)
+            .bind(&e.addr)
+            .bind(&e.method)
+            .bind(&e.path)
+            .bind(i64::from(e.status))
+            .bind(&e.detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn read_audit(
+        &self,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<crate::auth::AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, token_id, who, addr, method, path, status, detail FROM gridmap_audit
+             WHERE ?1 IS NULL OR at >= ?1 ORDER BY at, id LIMIT ?2",
+        )
+        .bind(since.map(auth_time))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                let status: i64 = r.try_get("status")?;
+                Ok(crate::auth::AuditEntry {
+                    id,
+                    at: parse_auth_time("gridmap_audit", id, Some(r.try_get("at")?))?.unwrap_or_default(),
+                    token_id: r.try_get("token_id")?,
+                    who: r.try_get("who")?,
+                    addr: r.try_get("addr")?,
+                    method: r.try_get("method")?,
+                    path: r.try_get("path")?,
+                    status: u16::try_from(status).unwrap_or(0),
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
     }
 }
 

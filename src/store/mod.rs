@@ -72,9 +72,10 @@ pub trait ChangeFeed: Send + 'static {
     async fn next(&mut self) -> Change;
 }
 
-/// A durable store of one district's layers.
+/// A durable store of one district's layers (and, through [`AccessStore`], of tokens and the
+/// audit log).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccessStore + Send + Sync + 'static {
     /// A short name for logs and `/healthz`: `"gpkg"` or `"postgis"`.
     fn kind(&self) -> &'static str;
 
@@ -107,4 +108,51 @@ pub trait Store: Send + Sync + 'static {
     fn changes(&self) -> Option<Box<dyn ChangeFeed>> {
         None
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access control: tokens and the audit log (see `crate::auth`). A supertrait of `Store`, so
+// `&dyn Store` offers these methods; each store implements it in a section of its own.
+// ---------------------------------------------------------------------------------------------
+
+/// Tokens (only their SHA-256 digests) and the audit log.
+#[async_trait]
+pub trait AccessStore: Send + Sync + 'static {
+    /// Stores a new token with digest `hash`; returns it with its new id.
+    async fn insert_token(
+        &self,
+        new: &crate::auth::NewToken,
+        hash: &crate::auth::token::TokenHash,
+        created_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::auth::TokenInfo, StoreError>;
+
+    /// The token with digest `hash`, revoked and expired ones included.
+    async fn token_by_hash(
+        &self,
+        hash: &crate::auth::token::TokenHash,
+    ) -> Result<Option<crate::auth::token::StoredToken>, StoreError>;
+
+    /// Every token, by id.
+    async fn list_tokens(&self) -> Result<Vec<crate::auth::TokenInfo>, StoreError>;
+
+    /// Marks token `id` revoked at `at` (a revoked token keeps its first revocation time);
+    /// `None` when there is no such token.
+    async fn revoke_token(
+        &self,
+        id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<crate::auth::TokenInfo>, StoreError>;
+
+    /// Records when tokens were last used (a later time wins).
+    async fn record_token_use(&self, used: &[(i64, chrono::DateTime<chrono::Utc>)]) -> Result<(), StoreError>;
+
+    /// Appends audit entries (their `id`s are ignored and assigned by the store).
+    async fn append_audit(&self, entries: &[crate::auth::AuditEntry]) -> Result<(), StoreError>;
+
+    /// Audit entries at or after `since` (all without), oldest first, at most `limit`.
+    async fn read_audit(
+        &self,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        limit: u32,
+    ) -> Result<Vec<crate::auth::AuditEntry>, StoreError>;
 }

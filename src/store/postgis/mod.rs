@@ -54,6 +54,7 @@ macro_rules! execute {
 }
 
 // Declared after `execute!`, which the submodules use.
+mod auth;
 pub mod listen;
 mod read;
 mod write;
