@@ -41,6 +41,9 @@ use crate::model::geojson::{as_multi_polygon, geometry_from_json, geometry_to_js
 use crate::model::{Code, Level, Region};
 use crate::store::{GridEdit, StoreError, MAX_REASON_CHARS};
 
+mod openapi;
+pub use openapi::{at_param, openapi_paths, put_grid as openapi_put_grid};
+
 /// The routes of this module (PUT on `/api/grids/{code}` is registered with its GET in
 /// `api::router`).
 pub fn routes() -> Router<AppState> {
