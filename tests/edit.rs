@@ -346,10 +346,12 @@ mod checks {
 
         // Now, then and the grid as it was.
         assert_eq!(get(app, &locate).await.ok()["grid"]["code"], a.as_str(), "the probe now lies in a");
-        let then = get(app, &format!("{locate}&at={}", before.to_rfc3339())).await;
+        let then =
+            get(app, &format!("{locate}&at={}", before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))).await;
         assert_eq!(then.ok()["grid"]["code"], b.as_str(), "as of before the edit, the probe was in b");
         assert_eq!(then.body["grid"]["version"], 1);
-        let r = get(app, &format!("/api/grids/{b}?at={}", before.to_rfc3339())).await;
+        let r = get(app, &format!("/api/grids/{b}?at={}", before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            .await;
         assert_eq!(r.ok()["properties"]["version"], 1);
         assert_eq!(r.etag.as_deref(), Some("\"1\""), "the ETag of the version asked for");
         let r = get(app, &format!("/api/grids/{b}")).await;

@@ -209,6 +209,8 @@ fn json_body(body: &Bytes) -> Result<Value, Refusal> {
 fn reason_of(body: &Value, required: bool) -> Result<Option<String>, Refusal> {
     match body.get("reason") {
         None | Some(Value::Null) if !required => Ok(None),
+        // A dry run may leave the reason for later.
+        Some(Value::String(s)) if !required && s.trim().is_empty() => Ok(None),
         None | Some(Value::Null) => Err(bad("a \"reason\" is required: say why the grid changes (1-500 characters)")),
         Some(Value::String(s)) if s.trim().is_empty() => Err(bad("the \"reason\" is empty; say why the grid changes")),
         Some(Value::String(s)) if s.chars().count() > MAX_REASON_CHARS => Err(bad(format!(
@@ -454,6 +456,7 @@ async fn plan(snap: std::sync::Arc<Snapshot>, req: &Request) -> Result<Plan, Ref
         EditError::UnknownGrid(code) => {
             Refusal::Problem(ApiError::not_found(format!("there is no grid with code {code}")))
         }
+        EditError::Stale { code, current, .. } => Refusal::Stale { code, current_version: Some(current) },
         EditError::Invalid(m) => bad(m),
     })?;
     if let Request::Reshape { name: Some(name), shapes } = req {
