@@ -232,6 +232,7 @@ macro_rules! edit_api_suite {
                 validate_is_a_dry_run,
                 concurrent_conflicting_edits_one_wins_per_version,
                 a_commit_failing_inside_the_store_changes_nothing,
+                split_then_merge_gives_new_codes_and_keeps_history,
             );
         }
     };
@@ -240,7 +241,11 @@ macro_rules! edit_api_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
                 let app = $app;
-                super::checks::$check(&app).await;
+                #[allow(unused_imports)]
+                use super::split_merge::*;
+                #[allow(unused_imports)]
+                use super::checks::*;
+                $check(&app).await;
             }
         )+
     };
@@ -510,6 +515,121 @@ mod checks {
         // The same edit goes through once the failure is gone: the trigger was the only cause.
         send(app, request(Method::PUT, &uri, Some(alice()), Some("\"1\""), Some(body))).await.ok();
         assert_eq!(grid_version(app, &grid.code), 2);
+    }
+}
+
+/// A north-south line across `grid` that cuts none of its buildings, if there is one.
+fn clean_split_line(snap: &Snapshot, grid: &gridmap::model::Region) -> Option<LineString<f64>> {
+    let b = grid.geometry.bounding_rect()?;
+    let buildings = snap.layer_in_bbox(gridmap::model::LayerKind::Buildings, b);
+    (1..20).map(|k| b.min().x + b.width() * f64::from(k) / 20.0).find_map(|x| {
+        let line = LineString::from(vec![(x, b.min().y - 1e-4), (x, b.max().y + 1e-4)]);
+        let cuts = buildings.iter().any(|&i| snap.data.buildings[i].geometry.intersects(&line));
+        (!cuts).then_some(line)
+    })
+}
+
+/// The (code, version) of every grid in an EditResult.
+fn written(result: &Value) -> Vec<(String, u64)> {
+    result["grids"]["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| {
+            (
+                f["properties"]["code"].as_str().unwrap_or("").to_string(),
+                f["properties"]["version"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+mod split_merge {
+    use super::*;
+
+    pub async fn split_then_merge_gives_new_codes_and_keeps_history(app: &App) {
+        let snap = app.live.load();
+        let before = chrono::Utc::now();
+        let used_before = snap.used_grid_codes().clone();
+        let (grid, line) = snap
+            .data
+            .grids
+            .iter()
+            .skip(50)
+            .find_map(|g| clean_split_line(&snap, g).map(|l| (g.clone(), l)))
+            .expect("some grid can be split without cutting a building");
+        let staff: Vec<u32> = snap.staff_of_grid(&grid.code).map(|s| s.id).collect();
+        let uri = format!("/api/grids/{}/split", grid.code);
+        let line_json = geometry_to_json(&geo::Geometry::LineString(line.clone()));
+        let body = json!({"line": line_json, "reason": "人口增长，一分为二"});
+        send(app, request(Method::POST, &uri, Some(alice()), None, Some(body.clone()))).await.problem(428);
+        let r = send(app, request(Method::POST, &uri, Some(alice()), Some("\"1\""), Some(body))).await;
+        let parts = written(r.ok());
+        assert_eq!(r.body["retired"], json!([grid.code]), "the split grid's code is retired");
+        assert!(parts.len() >= 2, "{parts:?}");
+        for (code, version) in &parts {
+            assert_eq!(*version, 1, "new grids start at version 1");
+            let code = Code::parse(code).expect("a grid code");
+            assert!(!used_before.contains(&code), "{code} was never used before");
+            assert_eq!(code.parent(), grid.code.parent(), "the parts stay in the community");
+        }
+        let now = app.live.load();
+        assert!(now.region(&grid.code).is_none(), "the split grid is no longer current");
+        get(app, &format!("/api/grids/{}", grid.code)).await.problem(404);
+        let then = get(
+            app,
+            &format!("/api/grids/{}?at={}", grid.code, before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        )
+        .await;
+        assert_eq!(then.ok()["properties"]["version"], 1, "the split grid is still there as of before");
+        // A second split of the retired grid is stale: it has no current version.
+        let r = send(
+            app,
+            request(
+                Method::POST,
+                &uri,
+                Some(alice()),
+                Some("\"1\""),
+                Some(json!({"line": line_json, "reason": "again"})),
+            ),
+        )
+        .await;
+        assert_eq!(r.problem(412)["current_version"], Value::Null);
+
+        // Merge the parts again: yet another new code.
+        let grids: Vec<Value> = parts.iter().map(|(c, v)| json!({"code": c, "version": v})).collect();
+        let r = send(
+            app,
+            request(
+                Method::POST,
+                "/api/grids/merge",
+                Some(alice()),
+                None,
+                Some(json!({"grids": grids, "reason": "恢复为一个网格", "name": "合并网格"})),
+            ),
+        )
+        .await;
+        let merged = written(r.ok());
+        assert_eq!(merged.len(), 1, "{merged:?}");
+        let merged_code = Code::parse(&merged[0].0).expect("code");
+        assert!(!used_before.contains(&merged_code) && !parts.iter().any(|(c, _)| *c == merged[0].0), "a fresh code");
+        let current = app.live.load();
+        let m = current.region(&merged_code).expect("the merged grid is current");
+        assert_eq!(m.name, "合并网格");
+        assert!(
+            (geo::Area::unsigned_area(&m.geometry) - geo::Area::unsigned_area(&grid.geometry)).abs()
+                < 1e-6 * geo::Area::unsigned_area(&grid.geometry),
+            "split then merge covers the same area"
+        );
+        let serving: Vec<u32> = current.staff_of_grid(&merged_code).map(|s| s.id).collect();
+        for id in &staff {
+            let grids = &current.data.staff.iter().find(|s| s.id == *id).expect("person").grids;
+            assert!(!grids.contains(&grid.code), "person {id} no longer serves the retired grid");
+        }
+        assert!(serving.iter().all(|id| staff.contains(id)), "only the original grid's staff serve the merged grid");
+        let codes = app.store.grid_codes_ever().await.expect("codes");
+        assert_eq!(codes.len(), used_before.len() + parts.len() + 1, "every code ever given stays registered");
+        assert_store_and_snapshot_agree(app).await;
     }
 }
 
