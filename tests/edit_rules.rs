@@ -27,7 +27,6 @@ fn errors(p: &Plan) -> Vec<&'static str> {
     v
 }
 
-#[allow(dead_code)]
 fn rules_of(p: &Plan) -> BTreeSet<&'static str> {
     p.violations.iter().map(|v| v.rule).collect()
 }
@@ -344,7 +343,401 @@ fn split_line_must_cross_the_grid() {
     assert!(matches!(&err, EditError::Invalid(m) if m.contains("at least 2")), "{err}");
 }
 
-#[allow(dead_code)]
-fn polygon_of(coords: Vec<Coord<f64>>) -> MultiPolygon<f64> {
-    MultiPolygon(vec![Polygon::new(LineString(coords), vec![])])
+// ---- fixtures: one broken rule each ---------------------------------------------------------
+
+struct Fx {
+    snap: Snapshot,
+    used: BTreeSet<Code>,
+    rules: RuleConfig,
+}
+
+impl Fx {
+    fn new() -> Fx {
+        let snap = karamay();
+        let used = used(&snap);
+        Fx { snap, used, rules: RuleConfig::default() }
+    }
+
+    fn ctx(&self) -> Context<'_> {
+        Context { snap: &self.snap, used_codes: &self.used, rules: &self.rules }
+    }
+
+    fn plan(&self, op: &EditOp) -> Plan {
+        plan(&self.ctx(), op).unwrap()
+    }
+
+    /// The degrees of (dx, dy) metres added to `c`.
+    fn offset(&self, c: Coord<f64>, dx_m: f64, dy_m: f64) -> Coord<f64> {
+        let (kx, ky) = scale(&self.snap);
+        Coord { x: c.x + dx_m / kx, y: c.y + dy_m / ky }
+    }
+
+    /// Unit vector (metres) from `from` towards `to`.
+    fn towards(&self, from: Coord<f64>, to: Coord<f64>) -> (f64, f64) {
+        let (kx, ky) = scale(&self.snap);
+        let (x, y) = ((to.x - from.x) * kx, (to.y - from.y) * ky);
+        let l = x.hypot(y);
+        (x / l, y / l)
+    }
+
+    /// Grids whose staff can serve their households (so the load rule stays quiet).
+    fn well_staffed(&self) -> impl Iterator<Item = &Region> {
+        self.snap.data.grids.iter().filter(|g| {
+            let staff = self.snap.staff_of_grid(&g.code).count() as u32;
+            g.households <= staff * self.rules.households_per_worker
+        })
+    }
+
+    fn staffed(&self, code: &Code) -> bool {
+        let g = self.snap.region(code).unwrap();
+        g.households <= self.snap.staff_of_grid(code).count() as u32 * self.rules.households_per_worker
+    }
+
+    fn vertices_of_others(&self, a: &Region, except: &[&Code]) -> BTreeSet<(u64, u64)> {
+        let community = a.code.parent().unwrap();
+        let mut out = BTreeSet::new();
+        for c in self.snap.children(&community) {
+            if *c != a.code && !except.contains(&c) {
+                for v in &self.snap.region(c).unwrap().geometry.0[0].exterior().0 {
+                    out.insert((v.x.to_bits(), v.y.to_bits()));
+                }
+            }
+        }
+        out
+    }
+
+    fn community_vertices(&self, a: &Region) -> BTreeSet<(u64, u64)> {
+        let com = self.snap.region(&a.code.parent().unwrap()).unwrap();
+        com.geometry.0.iter().flat_map(|p| p.exterior().0.iter()).map(|v| (v.x.to_bits(), v.y.to_bits())).collect()
+    }
+
+    /// A neighbour `b` of `a` and an edge (v, w) of their common boundary whose ends belong to
+    /// no other grid and not to the community outline, with the length of the edge in metres.
+    fn inner_edges(&self, a: &Region) -> Vec<(Code, Coord<f64>, Coord<f64>)> {
+        let com = self.community_vertices(a);
+        let mut out = Vec::new();
+        for (b, _) in neighbours(&self.snap, a) {
+            let others = self.vertices_of_others(a, &[&b]);
+            let bring: BTreeSet<(u64, u64)> = self.snap.region(&b).unwrap().geometry.0[0]
+                .exterior()
+                .0
+                .iter()
+                .map(|v| (v.x.to_bits(), v.y.to_bits()))
+                .collect();
+            let key = |c: &Coord<f64>| (c.x.to_bits(), c.y.to_bits());
+            for w in a.geometry.0[0].exterior().0.windows(2) {
+                let (v, x) = (w[0], w[1]);
+                let inner =
+                    |c: &Coord<f64>| bring.contains(&key(c)) && !others.contains(&key(c)) && !com.contains(&key(c));
+                if inner(&v) && inner(&x) {
+                    out.push((b.clone(), v, x));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Unit vector (metres) into `a` from its exterior vertex `v`, along the bisector of the angle
+/// at `v` (so that moving `v` a few metres keeps clear of the neighbouring edges).
+fn inward(fx: &Fx, a: &Region, v: Coord<f64>) -> (f64, f64) {
+    let ring = &a.geometry.0[0].exterior().0;
+    let n = ring.len() - 1;
+    let i = ring[..n].iter().position(|&c| c == v).unwrap();
+    let (p, q) = (ring[(i + n - 1) % n], ring[(i + 1) % n]);
+    let (ax, ay) = fx.towards(v, p);
+    let (bx, by) = fx.towards(v, q);
+    let (mut x, mut y) = (ax + bx, ay + by);
+    let l = x.hypot(y);
+    (x, y) = (x / l, y / l);
+    let probe = geo::Point(fx.offset(v, x, y));
+    if geo::Contains::contains(&a.geometry, &probe) {
+        (x, y)
+    } else {
+        (-x, -y)
+    }
+}
+
+fn map_coords(mp: &MultiPolygon<f64>, f: impl Fn(Coord<f64>) -> Coord<f64>) -> MultiPolygon<f64> {
+    MultiPolygon(
+        mp.0.iter()
+            .map(|p| {
+                Polygon::new(
+                    LineString(p.exterior().0.iter().map(|&c| f(c)).collect()),
+                    p.interiors().iter().map(|h| LineString(h.0.iter().map(|&c| f(c)).collect())).collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn move_vertex(mp: &MultiPolygon<f64>, from: Coord<f64>, to: Coord<f64>) -> MultiPolygon<f64> {
+    map_coords(mp, |c| if c == from { to } else { c })
+}
+
+/// Inserts `pts` (listed in the direction v → w) between consecutive vertices v and w of the
+/// exterior ring, whichever way the ring runs.
+fn insert_between(mp: &MultiPolygon<f64>, v: Coord<f64>, w: Coord<f64>, pts: &[Coord<f64>]) -> MultiPolygon<f64> {
+    let ring = &mp.0[0].exterior().0;
+    let mut out = Vec::new();
+    for i in 0..ring.len() {
+        out.push(ring[i]);
+        if i + 1 < ring.len() {
+            if ring[i] == v && ring[i + 1] == w {
+                out.extend(pts.iter().copied());
+            } else if ring[i] == w && ring[i + 1] == v {
+                out.extend(pts.iter().rev().copied());
+            }
+        }
+    }
+    assert!(out.len() > ring.len(), "the edge is in the ring");
+    let mut polys = mp.0.clone();
+    polys[0] = Polygon::new(LineString(out), polys[0].interiors().to_vec());
+    MultiPolygon(polys)
+}
+
+#[test]
+fn valid_shared_boundary_move_of_two_neighbours_passes_and_moves_what_it_should() {
+    let fx = Fx::new();
+    let mut tried = 0;
+    for a in fx.well_staffed().step_by(5) {
+        let Some((b, v, _)) = fx.inner_edges(a).into_iter().find(|(b, _, _)| fx.staffed(b)) else { continue };
+        let ra = fx.snap.region(&b).unwrap();
+        let (ux, uy) = inward(&fx, a, v);
+        // 30 m into a: b grows by a triangle, a shrinks by the same.
+        let to = fx.offset(v, ux * 30.0, uy * 30.0);
+        let op = reshape_op(
+            &fx.snap,
+            vec![(a.code.clone(), move_vertex(&a.geometry, v, to)), (b.clone(), move_vertex(&ra.geometry, v, to))],
+        );
+        let p = fx.plan(&op);
+        if rules_of(&p).contains("building-cut") {
+            continue; // the new boundary happens to cross a building; try another grid
+        }
+        assert!(errors(&p).is_empty(), "{}/{}: {:?}", a.code, b, p.violations);
+        let total_before = area_m2(&fx.snap, &a.geometry) + area_m2(&fx.snap, &ra.geometry);
+        let total_after: f64 = p.write.iter().map(|r| area_m2(&fx.snap, &r.geometry)).sum();
+        assert!((total_before - total_after).abs() < 1e-3, "area only moves between the two grids");
+        assert!(area_m2(&fx.snap, &p.write[0].geometry) < area_m2(&fx.snap, &a.geometry));
+        assert_eq!(p.write.iter().map(|r| r.households).sum::<u32>(), a.households + ra.households);
+        assert_impact_matches_brute_force(&fx.snap, &p);
+        tried += 1;
+        if tried == 3 {
+            break;
+        }
+    }
+    assert_eq!(tried, 3, "three boundary moves were checked");
+}
+
+/// Runs `make` on candidate grids until it builds a fixture; asserts the plan breaks exactly
+/// `rule` on the first three fixtures built.
+fn exactly(fx: &Fx, rule: &str, make: impl Fn(&Region) -> Option<EditOp>) {
+    let mut n = 0;
+    for a in fx.well_staffed().step_by(3) {
+        let Some(op) = make(a) else { continue };
+        let p = plan(&fx.ctx(), &op).unwrap();
+        let got = rules_of(&p);
+        assert_eq!(got, BTreeSet::from([rule]), "{}: {:#?}", a.code, p.violations);
+        let v = p.violations.iter().find(|v| v.rule == rule).unwrap();
+        assert!(!v.message_zh.is_empty() && !v.message_en.is_empty());
+        assert!(v.codes.iter().any(|c| c == &a.code || p.write.iter().any(|w| &w.code == c)), "{:?}", v.codes);
+        let f = v.to_feature().to_json();
+        assert_eq!(f["properties"]["rule"], rule);
+        assert!(f["geometry"]["type"].is_string());
+        n += 1;
+        if n == 3 {
+            return;
+        }
+    }
+    panic!("only {n} fixtures for {rule}");
+}
+
+#[test]
+fn overlap_with_a_sibling_is_an_error_where_it_overlaps() {
+    let fx = Fx::new();
+    exactly(&fx, "overlaps-sibling", |a| {
+        let (_, v, _) = fx.inner_edges(a).into_iter().next()?;
+        let (ux, uy) = inward(&fx, a, v);
+        // 3 m away from a's inside: into the neighbour.
+        let to = fx.offset(v, -ux * 3.0, -uy * 3.0);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, to))]))
+    });
+}
+
+#[test]
+fn a_gap_is_an_error_where_the_gap_is() {
+    let fx = Fx::new();
+    exactly(&fx, "gap", |a| {
+        let (_, v, _) = fx.inner_edges(a).into_iter().next()?;
+        let (ux, uy) = inward(&fx, a, v);
+        let to = fx.offset(v, ux * 3.0, uy * 3.0);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, to))]))
+    });
+}
+
+#[test]
+fn a_part_outside_the_community_is_an_error() {
+    let fx = Fx::new();
+    exactly(&fx, "outside-community", |a| {
+        let com = fx.community_vertices(a);
+        let others = fx.vertices_of_others(a, &[]);
+        let ring = &a.geometry.0[0].exterior().0;
+        let key = |c: &Coord<f64>| (c.x.to_bits(), c.y.to_bits());
+        let v = *ring.iter().find(|c| com.contains(&key(c)) && !others.contains(&key(c)))?;
+        let (ux, uy) = inward(&fx, a, v);
+        let to = fx.offset(v, -ux * 4.0, -uy * 4.0);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, to))]))
+    });
+}
+
+#[test]
+fn out_of_range_coordinates_are_reported_alone() {
+    let fx = Fx::new();
+    exactly(&fx, "invalid-coordinates", |a| {
+        let v = a.geometry.0[0].exterior().0[1];
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, Coord { x: 190.0, y: v.y }))]))
+    });
+}
+
+#[test]
+fn a_degenerate_ring_is_reported_alone() {
+    let fx = Fx::new();
+    exactly(&fx, "invalid-ring", |a| {
+        // Two distinct positions only (geo closes open rings itself, so "open" cannot be built).
+        let r = &a.geometry.0[0].exterior().0;
+        let ring = vec![r[0], r[1], r[0]];
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), MultiPolygon(vec![Polygon::new(LineString(ring), vec![])]))]))
+    });
+}
+
+/// Points along edge v → w of the shared boundary, `along` metres from v and `side` metres to
+/// the left of it.
+fn along(fx: &Fx, v: Coord<f64>, w: Coord<f64>, pts: &[(f64, f64)]) -> Vec<Coord<f64>> {
+    let (ux, uy) = fx.towards(v, w);
+    pts.iter().map(|&(t, s)| fx.offset(v, ux * t - uy * s, uy * t + ux * s)).collect()
+}
+
+#[test]
+fn a_self_intersecting_boundary_is_an_error_at_the_crossing() {
+    let fx = Fx::new();
+    exactly(&fx, "self-intersection", |a| {
+        // A tiny bow-tie in the middle of the boundary shared with b; both grids take it, so
+        // nothing overlaps and nothing is left uncovered (the lobes are well under 1 m²).
+        let (b, v, w) = fx.inner_edges(a).into_iter().find(|(b, _, _)| fx.staffed(b))?;
+        let m = 10.0;
+        let h = 0.2;
+        let d = 0.4;
+        let pts = along(&fx, v, w, &[(m, h), (m + d, -h), (m + d, h), (m, -h)]);
+        let rb = fx.snap.region(&b).unwrap();
+        Some(reshape_op(
+            &fx.snap,
+            vec![
+                (a.code.clone(), insert_between(&a.geometry, v, w, &pts)),
+                (b.clone(), insert_between(&rb.geometry, v, w, &pts)),
+            ],
+        ))
+    });
+}
+
+#[test]
+fn a_spike_is_an_error_at_its_tip() {
+    let fx = Fx::new();
+    exactly(&fx, "spike", |a| {
+        // From v 8 m straight into a and back to 0.1 m along the edge: a needle (0.7°) that b
+        // fills, so the two grids still tile.
+        let (b, v, w) = fx.inner_edges(a).into_iter().find(|(b, _, _)| fx.staffed(b))?;
+        let (ux, uy) = inward(&fx, a, v);
+        let tip = fx.offset(v, ux * 8.0, uy * 8.0);
+        let back = along(&fx, v, w, &[(0.1, 0.0)])[0];
+        let pts = [tip, back];
+        let rb = fx.snap.region(&b).unwrap();
+        Some(reshape_op(
+            &fx.snap,
+            vec![
+                (a.code.clone(), insert_between(&a.geometry, v, w, &pts)),
+                (b.clone(), insert_between(&rb.geometry, v, w, &pts)),
+            ],
+        ))
+    });
+}
+
+/// A point of `a` at least 20 m from any building, near its interior point.
+fn empty_spot(fx: &Fx, a: &Region) -> Option<Coord<f64>> {
+    let ip = a.geometry.interior_point().unwrap().0;
+    for k in 0..40 {
+        let c = fx.offset(ip, (k % 7) as f64 * 9.0 - 27.0, (k / 7) as f64 * 9.0 - 27.0);
+        let probe = geo::Rect::new(fx.offset(c, -20.0, -20.0), fx.offset(c, 20.0, 20.0));
+        let pt = geo::Point(c);
+        if geo::Contains::contains(&a.geometry, &pt)
+            && fx.snap.layer_in_bbox(gridmap::model::LayerKind::Buildings, probe).is_empty()
+            && fx.snap.layer_in_bbox(gridmap::model::LayerKind::AccessPoints, probe).is_empty()
+            && fx.snap.layer_in_bbox(gridmap::model::LayerKind::Entrances, probe).is_empty()
+        {
+            let d = a.geometry.0[0].exterior().lines().map(|l| {
+                let p = fx.snap.projection.to_local(c.x, c.y);
+                let (s, e) =
+                    (fx.snap.projection.to_local(l.start.x, l.start.y), fx.snap.projection.to_local(l.end.x, l.end.y));
+                seg_dist(p, s, e)
+            });
+            if d.fold(f64::INFINITY, f64::min) > 10.0 {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+fn seg_dist(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let t = (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+    (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy)
+}
+
+#[test]
+fn a_degenerate_hole_is_a_zero_area_error() {
+    let fx = Fx::new();
+    exactly(&fx, "zero-area", |a| {
+        let c = empty_spot(&fx, a)?;
+        // A hole of 0.005 m² (a 10 cm right triangle).
+        let hole = LineString(vec![c, fx.offset(c, 0.1, 0.0), fx.offset(c, 0.0, 0.1), c]);
+        let shell = a.geometry.0[0].exterior().clone();
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), MultiPolygon(vec![Polygon::new(shell, vec![hole])]))]))
+    });
+}
+
+#[test]
+fn overlapping_parts_of_one_grid_are_an_invalid_polygon() {
+    let fx = Fx::new();
+    exactly(&fx, "invalid-polygon", |a| {
+        let c = empty_spot(&fx, a)?;
+        // A second part of 0.5 m² lying inside the first.
+        let extra = Polygon::new(LineString(vec![c, fx.offset(c, 1.0, 0.0), fx.offset(c, 0.0, 1.0), c]), vec![]);
+        let mut parts = a.geometry.0.clone();
+        parts.push(extra);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), MultiPolygon(parts))]))
+    });
+}
+
+fn split_op(g: &Region, line: LineString<f64>, assign: BTreeMap<u32, usize>) -> EditOp {
+    EditOp::Split { code: g.code.clone(), expected_version: g.version, line, assign }
+}
+
+#[test]
+fn a_boundary_through_a_building_cuts_it() {
+    let fx = Fx::new();
+    exactly(&fx, "building-cut", |a| {
+        // A split line through the middle of a building near the middle of the grid.
+        let ip = a.geometry.interior_point().unwrap().0;
+        let b = a.geometry.bounding_rect().unwrap();
+        let probe = geo::Rect::new(fx.offset(ip, -60.0, -60.0), fx.offset(ip, 60.0, 60.0));
+        let dx = 20.0 / scale(&fx.snap).0;
+        fx.snap.layer_in_bbox(gridmap::model::LayerKind::Buildings, probe).into_iter().find_map(|i| {
+            let bp = building_point(&fx.snap.data.buildings[i]).unwrap();
+            let line = LineString::from(vec![(b.min().x - dx, bp.y()), (b.max().x + dx, bp.y())]);
+            let p = plan(&fx.ctx(), &split_op(a, line.clone(), BTreeMap::new())).ok()?;
+            // Only a line that cuts this one building and nothing else unusual.
+            (p.violations.len() == 1 && p.violations[0].rule == "building-cut")
+                .then(|| split_op(a, line, BTreeMap::new()))
+        })
+    });
 }
