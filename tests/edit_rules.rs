@@ -741,3 +741,269 @@ fn a_boundary_through_a_building_cuts_it() {
         })
     });
 }
+
+/// A split of `a` by one of several horizontal lines for which `accept` holds.
+fn split_with(fx: &Fx, a: &Region, assign: &BTreeMap<u32, usize>, accept: impl Fn(&Plan) -> bool) -> Option<EditOp> {
+    let b = a.geometry.bounding_rect()?;
+    let dx = 20.0 / scale(&fx.snap).0;
+    (1..20).find_map(|k| {
+        let y = b.min().y + b.height() * k as f64 / 20.0;
+        let op = split_op(a, LineString::from(vec![(b.min().x - dx, y), (b.max().x + dx, y)]), assign.clone());
+        let p = plan(&fx.ctx(), &op).ok()?;
+        accept(&p).then_some(op)
+    })
+}
+
+#[test]
+fn a_much_smaller_part_than_usual_is_an_area_warning() {
+    let fx = Fx::new();
+    exactly(&fx, "area-unusual", |a| {
+        // A line near the southern edge: the southern part is under 1/4 of the median grid.
+        split_with(&fx, a, &BTreeMap::new(), |p| {
+            p.violations.iter().any(|v| v.rule == "area-unusual")
+                && p.violations.iter().all(|v| v.rule == "area-unusual")
+        })
+    });
+    // And it is only a warning.
+    let a = fx.well_staffed().next().unwrap();
+    let op = split_with(&fx, a, &BTreeMap::new(), |p| p.violations.iter().any(|v| v.rule == "area-unusual")).unwrap();
+    let p = fx.plan(&op);
+    let v = p.violations.iter().find(|v| v.rule == "area-unusual").unwrap();
+    assert_eq!(v.severity, Severity::Warning);
+}
+
+#[test]
+fn a_part_left_without_enough_staff_is_a_load_warning() {
+    let fx = Fx::new();
+    exactly(&fx, "understaffed", |a| {
+        // Every staff member goes to part 0; part 1 keeps its households and has nobody.
+        let assign: BTreeMap<u32, usize> = fx.snap.staff_of_grid(&a.code).map(|s| (s.id, 0)).collect();
+        split_with(&fx, a, &assign, |p| {
+            p.violations.iter().all(|v| v.rule == "understaffed") && p.write[1].households > 0
+        })
+    });
+}
+
+#[test]
+fn a_building_cut_is_a_warning_when_so_configured() {
+    let mut fx = Fx::new();
+    let a = fx.well_staffed().next().unwrap().clone();
+    let op = split_with(&fx, &a, &BTreeMap::new(), |p| p.violations.iter().any(|v| v.rule == "building-cut")).unwrap();
+    let p = fx.plan(&op);
+    assert!(!p.is_acceptable());
+    fx.rules.building_cut_is_error = false;
+    let p = fx.plan(&op);
+    let cut: Vec<_> = p.violations.iter().filter(|v| v.rule == "building-cut").collect();
+    assert!(!cut.is_empty() && cut.iter().all(|v| v.severity == Severity::Warning));
+    let f = cut[0].to_feature().to_json();
+    assert_eq!(f["properties"]["severity"], "warning");
+    assert_eq!(f["geometry"]["type"], "Polygon", "the cut building is drawn");
+}
+
+#[test]
+fn a_boundary_drawn_0_3_m_off_snaps_and_validates_2_m_off_does_not() {
+    use rand::{Rng, SeedableRng};
+    let fx = Fx::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for a in fx.well_staffed().step_by(11).take(8) {
+        let jitter = |r: f64, rng: &mut rand_chacha::ChaCha8Rng| {
+            let ring = &a.geometry.0[0].exterior().0;
+            let moved: Vec<Coord<f64>> = ring[..ring.len() - 1]
+                .iter()
+                .map(|&c| {
+                    let t: f64 = rng.random::<f64>() * std::f64::consts::TAU;
+                    fx.offset(c, r * t.cos(), r * t.sin())
+                })
+                .collect();
+            let mut closed = moved.clone();
+            closed.push(moved[0]);
+            MultiPolygon(vec![Polygon::new(LineString(closed), vec![])])
+        };
+        let near = jitter(0.3, &mut rng);
+        let p = fx.plan(&reshape_op(&fx.snap, vec![(a.code.clone(), near)]));
+        assert!(p.is_acceptable(), "{}: {:?}", a.code, p.violations);
+        assert_eq!(p.write[0].geometry, a.geometry, "every vertex snapped back onto its neighbours' vertex");
+        let far = jitter(2.0, &mut rng);
+        let p = fx.plan(&reshape_op(&fx.snap, vec![(a.code.clone(), far)]));
+        let e = errors(&p);
+        assert!(e.contains(&"overlaps-sibling") || e.contains(&"gap") || e.contains(&"outside-community"), "{e:?}");
+    }
+}
+
+#[test]
+fn new_codes_skip_retired_numbers_and_run_out_with_a_clear_error() {
+    let fx = Fx::new();
+    let a = fx.well_staffed().next().unwrap();
+    let community = a.code.parent().unwrap();
+    let n = fx.snap.children(&community).len() as u32;
+    let scheme = gridmap::model::CodeScheme::default();
+    // Numbers n+1 and n+3 were used by grids that are retired now.
+    let mut used = fx.used.clone();
+    used.insert(scheme.grid_code(&community, n + 1).unwrap());
+    used.insert(scheme.grid_code(&community, n + 3).unwrap());
+    let ctx = Context { snap: &fx.snap, used_codes: &used, rules: &fx.rules };
+    let p = split_somewhere(&ctx, a);
+    let numbers: Vec<u32> = p.write.iter().map(|r| r.code.local_number()).collect();
+    let mut expected = vec![n + 2, n + 4, n + 5, n + 6];
+    expected.truncate(numbers.len());
+    assert_eq!(numbers, expected, "retired numbers n+1 and n+3 are skipped");
+    assert!(
+        p.write[0].name.ends_with("网格") && p.write[0].name.starts_with(&fx.snap.region(&community).unwrap().name)
+    );
+
+    // All 99 numbers used: no code left.
+    let mut used = fx.used.clone();
+    for k in 1..=99 {
+        used.insert(scheme.grid_code(&community, k).unwrap());
+    }
+    let ctx = Context { snap: &fx.snap, used_codes: &used, rules: &fx.rules };
+    let b = neighbours(&fx.snap, a)[0].0.clone();
+    let err = plan(&ctx, &EditOp::Merge { grids: vec![(a.code.clone(), 1), (b, 1)], name: None }).unwrap_err();
+    assert!(matches!(&err, EditError::Invalid(m) if m.contains("no unused grid numbers")), "{err}");
+}
+
+#[test]
+fn three_digit_districts_number_past_99() {
+    // The Karamay data re-coded with 3-digit grid numbers, and numbers 1-150 of one community used.
+    let mut data = gridmap::store::seed::karamay().unwrap();
+    let scheme3 = gridmap::model::CodeScheme::new(3).unwrap();
+    let recode = |c: &Code| scheme3.grid_code(&c.parent().unwrap(), c.local_number()).unwrap();
+    data.district.grid_width = 3;
+    for g in &mut data.grids {
+        g.code = recode(&g.code);
+    }
+    for s in &mut data.staff {
+        s.grids = s.grids.iter().map(recode).collect();
+    }
+    let snap = Snapshot::build(data, 1).unwrap();
+    let a = snap.data.grids[30].clone();
+    let community = a.code.parent().unwrap();
+    let mut used: BTreeSet<Code> = snap.data.grids.iter().map(|g| g.code.clone()).collect();
+    for k in 1..=150 {
+        used.insert(scheme3.grid_code(&community, k).unwrap());
+    }
+    let rules = RuleConfig::default();
+    let ctx = Context { snap: &snap, used_codes: &used, rules: &rules };
+    let p = split_somewhere(&ctx, &a);
+    assert_eq!(p.write[0].code.as_str().len(), 15);
+    assert_eq!(p.write[0].code.local_number(), 151);
+    assert_eq!(p.write[1].code.local_number(), 152);
+    assert!(p.write[0].name.contains("第一百五十一网格"), "{}", p.write[0].name);
+}
+
+#[test]
+fn split_parts_are_numbered_in_reading_order() {
+    let fx = Fx::new();
+    for a in fx.snap.data.grids.iter().step_by(17).take(10) {
+        let p = split_somewhere(&fx.ctx(), a);
+        for k in 1..p.write.len() {
+            assert!(p.write[k - 1].code < p.write[k].code, "codes ascend in the order of `write`");
+        }
+        // The documented order: rows of height sqrt(area / parts) from north to south, west to
+        // east within a row, by interior point in local metres.
+        let pts: Vec<(f64, f64)> = p
+            .write
+            .iter()
+            .map(|r| {
+                let q = r.geometry.interior_point().unwrap();
+                fx.snap.projection.to_local(q.x(), q.y())
+            })
+            .collect();
+        let total: f64 = p.write.iter().map(|r| area_m2(&fx.snap, &r.geometry)).sum();
+        let band = (total / p.write.len() as f64).sqrt();
+        let key = |q: (f64, f64)| ((-q.1 / band).floor() as i64, q.0);
+        for k in 1..pts.len() {
+            let (r0, x0) = key(pts[k - 1]);
+            let (r1, x1) = key(pts[k]);
+            assert!(
+                r0 < r1 || (r0 == r1 && x0 <= x1),
+                "{}: part {k} comes after part {} in reading order",
+                a.code,
+                k - 1
+            );
+        }
+    }
+}
+
+#[test]
+fn split_staff_follow_assign_and_bad_assignments_are_refused() {
+    let fx = Fx::new();
+    let a = fx.snap.data.grids.iter().find(|g| fx.snap.staff_of_grid(&g.code).count() >= 2).unwrap();
+    let staff: Vec<u32> = fx.snap.staff_of_grid(&a.code).map(|s| s.id).collect();
+    let assign = BTreeMap::from([(staff[0], 1usize)]);
+    let op = split_with(&fx, a, &assign, |p| !p.write.is_empty()).unwrap();
+    let p = fx.plan(&op);
+    let leader = p.staff.iter().find(|s| s.id == staff[0]).unwrap();
+    assert!(leader.grids.contains(&p.write[1].code) && !leader.grids.contains(&p.write[0].code));
+    assert!(!leader.grids.contains(&a.code));
+    let to_decide: Vec<u64> =
+        p.impact["staff_to_decide"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(to_decide, staff[1..].iter().map(|&i| i as u64).collect::<Vec<_>>());
+    let text = p.impact.to_string();
+    for s in fx.snap.staff_of_grid(&a.code) {
+        assert!(!text.contains(&s.name) && !text.contains(&s.phone), "no personal data in the impact report");
+    }
+    let EditOp::Split { line, .. } = op else { unreachable!() };
+    let bad = |assign| plan(&fx.ctx(), &split_op(a, line.clone(), assign)).unwrap_err().to_string();
+    assert!(bad(BTreeMap::from([(staff[0], 9)])).contains("part 9"));
+    assert!(bad(BTreeMap::from([(999_999, 0)])).contains("does not serve"));
+}
+
+#[test]
+fn random_splits_keep_the_area_and_leave_no_gap_or_overlap_and_merges_sum_households() {
+    use rand::{Rng, SeedableRng};
+    let fx = Fx::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let (mut done, mut refused) = (0, 0);
+    for case in 0..60 {
+        let a = &fx.snap.data.grids[rng.random_range(0..fx.snap.data.grids.len())];
+        // A random direction through a random point of the grid, reaching past its box.
+        let b = a.geometry.bounding_rect().unwrap();
+        let c = loop {
+            let p = geo::Point::new(
+                b.min().x + rng.random::<f64>() * b.width(),
+                b.min().y + rng.random::<f64>() * b.height(),
+            );
+            if geo::Contains::contains(&a.geometry, &p) {
+                break p.0;
+            }
+        };
+        let t: f64 = rng.random::<f64>() * std::f64::consts::PI;
+        let (kx, ky) = scale(&fx.snap);
+        let r = 2000.0;
+        let line = LineString(vec![
+            Coord { x: c.x - r * t.cos() / kx, y: c.y - r * t.sin() / ky },
+            Coord { x: c.x + r * t.cos() / kx, y: c.y + r * t.sin() / ky },
+        ]);
+        let p = match plan(&fx.ctx(), &split_op(a, line, BTreeMap::new())) {
+            Ok(p) => p,
+            Err(EditError::Invalid(m)) if m.contains("sliver") => {
+                refused += 1;
+                continue;
+            }
+            Err(e) => panic!("case {case}: {e}"),
+        };
+        let e = errors(&p);
+        for rule in ["gap", "overlaps-sibling", "outside-community", "self-intersection", "invalid-polygon", "spike"] {
+            assert!(!e.contains(&rule), "case {case} ({}): {rule}: {:?}", a.code, p.violations);
+        }
+        let area: f64 = p.write.iter().map(|r| area_m2(&fx.snap, &r.geometry)).sum();
+        assert!((area - area_m2(&fx.snap, &a.geometry)).abs() < 0.01, "case {case}: area kept");
+        assert_eq!(p.write.iter().map(|r| r.households).sum::<u32>(), a.households, "case {case}");
+        // Merging the parts again (on the snapshot with the split applied) sums households.
+        if case % 6 == 0 {
+            assert_impact_matches_brute_force(&fx.snap, &p);
+            let after = applied(&fx.snap, &p);
+            let mut used = fx.used.clone();
+            used.extend(p.write.iter().map(|r| r.code.clone()));
+            let ctx = Context { snap: &after, used_codes: &used, rules: &fx.rules };
+            let m =
+                plan(&ctx, &EditOp::Merge { grids: p.write.iter().map(|r| (r.code.clone(), 1)).collect(), name: None })
+                    .unwrap();
+            assert!(errors(&m).iter().all(|r| *r == "building-cut"), "case {case}: {:?}", m.violations);
+            assert_eq!(m.write[0].households, a.households);
+        }
+        done += 1;
+    }
+    assert!(done >= 50, "{done} splits checked, {refused} refused as slivers");
+}
