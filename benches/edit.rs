@@ -98,8 +98,7 @@ fn edit(c: &mut Criterion) {
     };
     c.bench_function("edit/next_snapshot", |b| {
         b.iter(|| {
-            snap.with_grid_edit(&plan.retire, &plan.write, &plan.staff, chrono::Utc::now(), 2, None)
-                .expect("builds")
+            snap.with_grid_edit(&plan.retire, &plan.write, &plan.staff, chrono::Utc::now(), 2, None).expect("builds")
         })
     });
 
