@@ -1063,3 +1063,48 @@ fn reshape_refusals() {
     .unwrap_err();
     assert!(matches!(err, EditError::UnknownGrid(_)));
 }
+
+#[test]
+fn random_boundary_moves_never_panic_and_accepted_ones_tile_exactly() {
+    use rand::{Rng, SeedableRng};
+    let fx = Fx::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let (mut accepted, mut refused) = (0, 0);
+    for case in 0..40 {
+        let a = &fx.snap.data.grids[rng.random_range(0..fx.snap.data.grids.len())];
+        let edges = fx.inner_edges(a);
+        if edges.is_empty() {
+            continue;
+        }
+        let (b, v, _) = edges[rng.random_range(0..edges.len())].clone();
+        let rb = fx.snap.region(&b).unwrap();
+        let (r, t): (f64, f64) = (rng.random::<f64>() * 25.0, rng.random::<f64>() * std::f64::consts::TAU);
+        let to = fx.offset(v, r * t.cos(), r * t.sin());
+        // Both grids (a valid shared move unless it cuts a building or folds an edge), or a
+        // alone (an overlap or a gap unless the move is within the snapping tolerance).
+        let both = case % 2 == 0;
+        let mut shapes = vec![(a.code.clone(), move_vertex(&a.geometry, v, to))];
+        if both {
+            shapes.push((b.clone(), move_vertex(&rb.geometry, v, to)));
+        }
+        let p = fx.plan(&reshape_op(&fx.snap, shapes));
+        let e = errors(&p);
+        if both {
+            assert!(
+                !e.contains(&"gap") && !e.contains(&"overlaps-sibling") || e.contains(&"self-intersection"),
+                "case {case}: {e:?}"
+            );
+        } else if r > 1.0 {
+            assert!(e.contains(&"gap") || e.contains(&"overlaps-sibling"), "case {case}: moved {r:.1} m alone: {e:?}");
+        }
+        if p.is_acceptable() {
+            accepted += 1;
+            if accepted <= 4 {
+                assert_impact_matches_brute_force(&fx.snap, &p);
+            }
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(accepted >= 5 && refused >= 5, "{accepted} accepted, {refused} refused");
+}
