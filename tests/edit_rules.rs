@@ -1007,3 +1007,104 @@ fn random_splits_keep_the_area_and_leave_no_gap_or_overlap_and_merges_sum_househ
     }
     assert!(done >= 50, "{done} splits checked, {refused} refused as slivers");
 }
+
+#[test]
+fn overlap_and_gap_are_located_where_the_boundary_moved() {
+    let fx = Fx::new();
+    let a = fx.well_staffed().find(|a| !fx.inner_edges(a).is_empty()).unwrap();
+    let (b, v, _) = fx.inner_edges(a).into_iter().next().unwrap();
+    let rb = fx.snap.region(&b).unwrap();
+    let (ux, uy) = inward(&fx, a, v);
+    for (sign, rule) in [(-1.0, "overlaps-sibling"), (1.0, "gap")] {
+        let moved = move_vertex(&a.geometry, v, fx.offset(v, sign * ux * 5.0, sign * uy * 5.0));
+        let p = fx.plan(&reshape_op(&fx.snap, vec![(a.code.clone(), moved.clone())]));
+        let viol = p.violations.iter().find(|x| x.rule == rule).unwrap();
+        let geo::Geometry::MultiPolygon(where_) = &viol.geometry else { panic!("{rule} is an area") };
+        let changed = (area_m2(&fx.snap, &moved) - area_m2(&fx.snap, &a.geometry)).abs();
+        assert!((area_m2(&fx.snap, where_) - changed).abs() < 0.05, "{rule}: the area a gained or lost");
+        if rule == "overlaps-sibling" {
+            assert_eq!(viol.codes, vec![a.code.clone(), b.clone()]);
+            let outside_b = where_.difference(&rb.geometry);
+            assert!(area_m2(&fx.snap, &outside_b) < 0.01, "the overlap lies in the neighbour");
+        } else {
+            let in_a = where_.intersection(&moved);
+            assert!(area_m2(&fx.snap, &in_a) < 0.01, "the gap lies outside the new shape");
+        }
+    }
+}
+
+#[test]
+fn reshape_refusals() {
+    let fx = Fx::new();
+    let a = &fx.snap.data.grids[3];
+    let shape = |v| GridShape { code: a.code.clone(), expected_version: v, geometry: a.geometry.clone() };
+    let err = plan(&fx.ctx(), &EditOp::Reshape { grids: vec![shape(7)] }).unwrap_err();
+    assert!(matches!(err, EditError::Stale { expected: 7, current: 1, .. }), "{err}");
+    assert!(err.to_string().contains("reload"));
+    let err = plan(&fx.ctx(), &EditOp::Reshape { grids: vec![shape(1), shape(1)] }).unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+    let err = plan(&fx.ctx(), &EditOp::Reshape { grids: vec![] }).unwrap_err();
+    assert!(matches!(err, EditError::Invalid(_)));
+    let community = a.code.parent().unwrap();
+    let err = plan(
+        &fx.ctx(),
+        &EditOp::Reshape {
+            grids: vec![GridShape { code: community, expected_version: 1, geometry: a.geometry.clone() }],
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not a grid code"), "{err}");
+    let err = plan(
+        &fx.ctx(),
+        &EditOp::Reshape {
+            grids: vec![GridShape { code: code("65020300100199"), expected_version: 1, geometry: a.geometry.clone() }],
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, EditError::UnknownGrid(_)));
+}
+
+#[test]
+fn random_boundary_moves_never_panic_and_accepted_ones_tile_exactly() {
+    use rand::{Rng, SeedableRng};
+    let fx = Fx::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let (mut accepted, mut refused) = (0, 0);
+    for case in 0..40 {
+        let a = &fx.snap.data.grids[rng.random_range(0..fx.snap.data.grids.len())];
+        let edges = fx.inner_edges(a);
+        if edges.is_empty() {
+            continue;
+        }
+        let (b, v, _) = edges[rng.random_range(0..edges.len())].clone();
+        let rb = fx.snap.region(&b).unwrap();
+        let (r, t): (f64, f64) = (rng.random::<f64>() * 25.0, rng.random::<f64>() * std::f64::consts::TAU);
+        let to = fx.offset(v, r * t.cos(), r * t.sin());
+        // Both grids (a valid shared move unless it cuts a building or folds an edge), or a
+        // alone (an overlap or a gap unless the move is within the snapping tolerance).
+        let both = case % 2 == 0;
+        let mut shapes = vec![(a.code.clone(), move_vertex(&a.geometry, v, to))];
+        if both {
+            shapes.push((b.clone(), move_vertex(&rb.geometry, v, to)));
+        }
+        let p = fx.plan(&reshape_op(&fx.snap, shapes));
+        let e = errors(&p);
+        if both {
+            assert!(
+                !e.contains(&"gap") && !e.contains(&"overlaps-sibling") || e.contains(&"self-intersection"),
+                "case {case}: {e:?}"
+            );
+        } else if r > 1.0 {
+            assert!(e.contains(&"gap") || e.contains(&"overlaps-sibling"), "case {case}: moved {r:.1} m alone: {e:?}");
+        }
+        if p.is_acceptable() {
+            accepted += 1;
+            if accepted <= 4 {
+                assert_impact_matches_brute_force(&fx.snap, &p);
+            }
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(accepted >= 5 && refused >= 5, "{accepted} accepted, {refused} refused");
+}

@@ -5,6 +5,16 @@
 //! (the region versions to end and to write, the staff assignments that change, the impact
 //! report and every rule violation), and knows nothing of stores or HTTP. Committing a plan
 //! (one store transaction, then a new snapshot) is the API's job; see `crate::api::edit`.
+//!
+//! How a plan is made ([`plan`]):
+//! 1. the operation builds the new versions: a reshape snaps each hand-drawn shape onto the
+//!    grids around it (`snap.rs`); a split slices the grid along the line (`split.rs`); a merge
+//!    unites the grids (`merge.rs`); new codes and names come from `numbering.rs`;
+//! 2. `impact.rs` recounts households and population from the buildings and lists what changes
+//!    grid (buildings, gates, entrances, staff), looking only inside the edit's bounding box;
+//! 3. `rules.rs` checks every rule on the result and reports all violations at once.
+//!
+//! Rules, tolerances, numbering order and the staff policy are written down in docs/edit.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 

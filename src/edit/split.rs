@@ -96,3 +96,48 @@ pub fn cut(
     }
     Ok(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LocalProjection;
+    use geo::LineString;
+
+    fn metric() -> Metric {
+        Metric::new(&LocalProjection::new(84.87, 45.6))
+    }
+
+    #[test]
+    fn a_u_shape_cut_across_both_arms_gives_three_parts_with_exact_vertices() {
+        let d = 0.001;
+        // A U: two arms joined at the bottom.
+        let u = MultiPolygon(vec![Polygon::new(
+            LineString::from(vec![
+                (84.87, 45.6),
+                (84.87 + 3.0 * d, 45.6),
+                (84.87 + 3.0 * d, 45.6 + 3.0 * d),
+                (84.87 + 2.0 * d, 45.6 + 3.0 * d),
+                (84.87 + 2.0 * d, 45.6 + d),
+                (84.87 + d, 45.6 + d),
+                (84.87 + d, 45.6 + 3.0 * d),
+                (84.87, 45.6 + 3.0 * d),
+                (84.87, 45.6),
+            ]),
+            vec![],
+        )]);
+        let code = Code::parse("65020300100101").unwrap();
+        let line = LineString::from(vec![(84.87 - d, 45.6 + 2.0 * d), (84.87 + 4.0 * d, 45.6 + 2.0 * d)]);
+        let parts = cut(&code, &u, &line, &metric()).unwrap();
+        assert_eq!(parts.len(), 3, "the bottom and the tops of both arms");
+        let m = metric();
+        let total: f64 = parts.iter().map(|p| m.area_m2(p)).sum();
+        assert!((total - m.area_m2(&u)).abs() < 1e-4, "the parts cover the U to 1 cm²: {total}");
+        let originals: Vec<_> = u.0[0].exterior().0.clone();
+        let corner = originals[2];
+        assert!(parts.iter().any(|p| p.0[0].exterior().0.contains(&corner)), "input vertices come back exactly");
+        // A line ending in the bottom bar does not cut.
+        let short = LineString::from(vec![(84.87 - d, 45.6 + 0.5 * d), (84.87 + 0.5 * d, 45.6 + 0.5 * d)]);
+        let err = cut(&code, &u, &short, &metric()).unwrap_err().to_string();
+        assert!(err.contains("ends inside"), "{err}");
+    }
+}
