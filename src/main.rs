@@ -241,7 +241,7 @@ async fn open_store(args: &StoreArgs, on_empty: OnEmpty) -> Result<Arc<dyn Store
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let store = open_store(&args.store, OnEmpty::Seed).await?;
-    let (live, applied) = sync::start(&*store).await?;
+    let (live, applied) = sync::start_staged(&*store).await?;
     let config = ApiConfig {
         max_body_bytes: args.max_body_kib << 10,
         max_batch_body_bytes: args.max_batch_mib << 20,

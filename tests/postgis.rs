@@ -489,7 +489,7 @@ async fn a_staged_start_answers_locate_at_once_and_everything_once_complete() {
     store.replace_all(&data).await.unwrap();
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
 
-    let (live, applied) = gridmap::sync::start(&*store).await.unwrap();
+    let (live, applied) = gridmap::sync::start_staged(&*store).await.unwrap();
     let first = live.load();
     assert!(!first.complete, "PostGIS starts in stages");
     assert_eq!(first.data.grids.len(), data.grids.len());
@@ -545,7 +545,7 @@ async fn the_embedded_store_starts_complete() {
         gridmap::store::gpkg::GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay)
             .await
             .unwrap();
-    let (live, _) = gridmap::sync::start(&store).await.unwrap();
+    let (live, _) = gridmap::sync::start_staged(&store).await.unwrap();
     assert!(live.load().complete);
     assert!(!live.load().data.buildings.is_empty());
 }

@@ -7,7 +7,7 @@
 //!
 //! Coordinates in this module are EPSG:4326 degrees unless a name says `_m` (local metres).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -18,9 +18,12 @@ use rstar::{RTree, AABB};
 
 use crate::model::{Code, Dataset, LayerKind, Level, LocalProjection, Region, Staff};
 
+pub mod history;
 pub mod locate;
 pub mod pip;
+pub mod versions;
 
+pub use history::History;
 pub use locate::GridLocator;
 
 /// Why a dataset cannot be indexed.
@@ -56,6 +59,13 @@ pub struct Snapshot {
     /// the staff (`Store::load_regions`): it answers `locate` and region lookups while the
     /// other layers load; routes that need them answer 503 until a complete one is published.
     pub complete: bool,
+    /// The number of the last store change this snapshot includes, for stores that number
+    /// their changes (see `crate::sync`); `None` otherwise.
+    pub change_seq: Option<i64>,
+    /// Ended grid versions, for as-of reads (empty unless set with [`Snapshot::with_history`]).
+    history: History,
+    /// Every grid code current or in `history`: codes never to be given out again.
+    used_grid_codes: BTreeSet<Code>,
     pub built_at: DateTime<Utc>,
     /// Local metric projection centred on the data.
     pub projection: LocalProjection,
@@ -66,16 +76,20 @@ pub struct Snapshot {
     region_index: HashMap<Code, (Level, usize)>,
     children: HashMap<Code, Vec<Code>>,
     staff_by_grid: HashMap<Code, Vec<usize>>,
-    region_trees: [RTree<RectEntry>; 2],
-    compounds: RTree<RectEntry>,
-    buildings: RTree<RectEntry>,
-    access_points: RTree<PointEntry>,
-    entrances: RTree<PointEntry>,
-    responders: RTree<PointEntry>,
-    /// The address gazetteer (geocode and reverse).
-    pub gazetteer: crate::address::Gazetteer,
-    /// The travel network (response and coverage).
-    pub reach: crate::reach::ReachIndex,
+    // The parts below do not depend on grids or staff, so the snapshot after a grid edit shares
+    // them with the one before (`Arc`), see `versions::with_grid_edit`.
+    region_trees: Arc<[RTree<RectEntry>; 2]>,
+    compounds: Arc<RTree<RectEntry>>,
+    buildings: Arc<RTree<RectEntry>>,
+    access_points: Arc<RTree<PointEntry>>,
+    entrances: Arc<RTree<PointEntry>>,
+    responders: Arc<RTree<PointEntry>>,
+    /// The address gazetteer (geocode and reverse). Built from addresses, buildings and region
+    /// names, never from grid geometry.
+    pub gazetteer: Arc<crate::address::Gazetteer>,
+    /// The travel network (response and coverage). Uses grids only for the extent of its spatial
+    /// hash, which a grid edit cannot change (grids stay inside their communities).
+    pub reach: Arc<crate::reach::ReachIndex>,
 }
 
 fn rect_entries<'a, T: 'a, G: BoundingRect<f64> + 'a>(
@@ -123,42 +137,48 @@ fn check_unique_ids(layer: &'static str, ids: impl Iterator<Item = u32>) -> Resu
     Ok(())
 }
 
-/// The R-trees of a snapshot other than the grid locator.
+/// The R-trees of a snapshot other than the grid locator: shared between a snapshot and the
+/// next one after a grid edit.
 struct Trees {
-    region_trees: [RTree<RectEntry>; 2],
-    compounds: RTree<RectEntry>,
-    buildings: RTree<RectEntry>,
-    access_points: RTree<PointEntry>,
-    entrances: RTree<PointEntry>,
-    responders: RTree<PointEntry>,
+    region_trees: Arc<[RTree<RectEntry>; 2]>,
+    compounds: Arc<RTree<RectEntry>>,
+    buildings: Arc<RTree<RectEntry>>,
+    access_points: Arc<RTree<PointEntry>>,
+    entrances: Arc<RTree<PointEntry>>,
+    responders: Arc<RTree<PointEntry>>,
 }
 
 impl Trees {
     fn build(data: &Dataset) -> Trees {
         Trees {
-            region_trees: [
+            region_trees: Arc::new([
                 rect_entries(data.subdistricts.iter(), |r: &Region| &r.geometry),
                 rect_entries(data.communities.iter(), |r: &Region| &r.geometry),
-            ],
-            compounds: rect_entries(data.compounds.iter(), |c: &crate::model::Compound| &c.geometry),
-            buildings: rect_entries(data.buildings.iter(), |c: &crate::model::Building| &c.geometry),
-            access_points: point_entries(data.access_points.iter(), |a| a.location),
-            entrances: point_entries(data.entrances.iter(), |a| a.location),
-            responders: point_entries(data.responders.iter(), |a| a.location),
+            ]),
+            compounds: Arc::new(rect_entries(data.compounds.iter(), |c: &crate::model::Compound| &c.geometry)),
+            buildings: Arc::new(rect_entries(data.buildings.iter(), |c: &crate::model::Building| &c.geometry)),
+            access_points: Arc::new(point_entries(data.access_points.iter(), |a| a.location)),
+            entrances: Arc::new(point_entries(data.entrances.iter(), |a| a.location)),
+            responders: Arc::new(point_entries(data.responders.iter(), |a| a.location)),
         }
     }
 }
 
-/// Code and id lookups of a snapshot.
-struct Lookups {
+/// The parts of a snapshot that depend on the grids or the staff: rebuilt after a grid edit.
+struct GridParts {
+    grids: GridLocator,
+    grid_parents: Vec<(Option<usize>, Option<usize>)>,
     region_index: HashMap<Code, (Level, usize)>,
     children: HashMap<Code, Vec<Code>>,
-    grid_parents: Vec<(Option<usize>, Option<usize>)>,
     staff_by_grid: HashMap<Code, Vec<usize>>,
 }
 
-impl Lookups {
-    fn build(data: &Dataset) -> Lookups {
+impl GridParts {
+    /// From `data` with regions sorted by code and staff by id.
+    fn build(data: &Dataset) -> GridParts {
+        let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
+        let grids = GridLocator::new(&grid_shapes);
+
         let mut region_index = HashMap::new();
         let mut children: HashMap<Code, Vec<Code>> = HashMap::new();
         for level in [Level::Subdistrict, Level::Community, Level::Grid] {
@@ -181,11 +201,44 @@ impl Lookups {
                 staff_by_grid.entry(g.clone()).or_default().push(i);
             }
         }
-        Lookups { region_index, children, grid_parents, staff_by_grid }
+        GridParts { grids, grid_parents, region_index, children, staff_by_grid }
     }
 }
 
 impl Snapshot {
+    /// This snapshot with `data` (regions sorted by code, staff by id) in place of its own,
+    /// where only grids and staff differ: the grid-dependent parts are rebuilt, everything else
+    /// is shared. The caller guarantees that nothing else changed.
+    fn with_new_grids(&self, data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
+        check_unique_codes("grids", &data.grids)?;
+        check_unique_ids("staff", data.staff.iter().map(|c| c.id))?;
+        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } = GridParts::build(&data);
+        let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
+        Ok(Snapshot {
+            data,
+            generation,
+            complete: self.complete,
+            change_seq: None,
+            history: History::empty(),
+            used_grid_codes,
+            built_at: Utc::now(),
+            projection: self.projection,
+            grids,
+            grid_parents,
+            region_index,
+            children,
+            staff_by_grid,
+            region_trees: self.region_trees.clone(),
+            compounds: self.compounds.clone(),
+            buildings: self.buildings.clone(),
+            access_points: self.access_points.clone(),
+            entrances: self.entrances.clone(),
+            responders: self.responders.clone(),
+            gazetteer: self.gazetteer.clone(),
+            reach: self.reach.clone(),
+        })
+    }
+
     /// Sorts and indexes `data`. CPU-heavy for big cities: call from a blocking thread
     /// (see [`Snapshot::build_blocking`]).
     pub fn build(mut data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
@@ -221,27 +274,26 @@ impl Snapshot {
             })
             .map_or((0.0, 0.0), |r| (r.center().x, r.center().y));
         let projection = LocalProjection::new(centre.0, centre.1);
+        let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
 
         // The parts are independent: the gazetteer and the travel network (the two slowest
         // for a big city: 0.8 s and 3 s of 8 s for 100,000 grids) are built on their own
         // threads while this one builds the locator, the R-trees and the lookup tables.
-        let (gazetteer, reach, grids, trees, lookups) = std::thread::scope(|s| {
+        let (gazetteer, reach, parts, trees) = std::thread::scope(|s| {
             let gazetteer = s.spawn(|| crate::address::Gazetteer::build(&data));
             let reach = s.spawn(|| crate::reach::ReachIndex::build(&data, &projection));
-            let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
-            let grids = GridLocator::new(&grid_shapes);
+            let parts = GridParts::build(&data);
             let trees = Trees::build(&data);
-            let lookups = Lookups::build(&data);
             // A panic in either thread is re-raised here, as if it had happened on this one.
             let gazetteer = gazetteer.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             let reach = reach.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (gazetteer, reach, grids, trees, lookups)
+            (gazetteer, reach, parts, trees)
         });
-        let Lookups { region_index, children, grid_parents, staff_by_grid } = lookups;
+        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } = parts;
         let Trees { region_trees, compounds, buildings, access_points, entrances, responders } = trees;
         Ok(Snapshot {
-            gazetteer,
-            reach,
+            gazetteer: Arc::new(gazetteer),
+            reach: Arc::new(reach),
             region_trees,
             compounds,
             buildings,
@@ -257,6 +309,9 @@ impl Snapshot {
             data,
             generation,
             complete: true,
+            change_seq: None,
+            history: History::empty(),
+            used_grid_codes,
             built_at: Utc::now(),
         })
     }
@@ -265,6 +320,25 @@ impl Snapshot {
     /// incomplete (see [`Snapshot::complete`]).
     pub fn build_partial(data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
         Ok(Snapshot { complete: false, ..Snapshot::build(data, generation)? })
+    }
+
+    /// This snapshot with `ended` (every ended grid version, as
+    /// `Store::ended_grid_versions` gives them) as its history for as-of reads.
+    pub fn with_history(mut self, ended: Vec<Region>) -> Snapshot {
+        self.history = History::new(ended);
+        self.used_grid_codes = self.data.grids.iter().map(|g| g.code.clone()).collect();
+        self.used_grid_codes.extend(self.history.codes());
+        self
+    }
+
+    /// The ended grid versions.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Every grid code current or ended: a new grid never gets one of these.
+    pub fn used_grid_codes(&self) -> &BTreeSet<Code> {
+        &self.used_grid_codes
     }
 
     /// [`Snapshot::build`] on tokio's blocking pool.
@@ -389,14 +463,26 @@ impl Snapshot {
 }
 
 /// The published snapshot, swapped whole.
+///
+/// Whoever publishes a snapshot derived from the current one (an edit) or from the store (the
+/// sync loop's reload) first takes [`Live::lock_writes`], so that publications happen one at a
+/// time and in order: a reload that read the store before an edit committed cannot overwrite
+/// the snapshot holding that edit.
 #[derive(Clone)]
 pub struct Live {
     current: Arc<ArcSwap<Snapshot>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Live {
     pub fn new(snapshot: Snapshot) -> Live {
-        Live { current: Arc::new(ArcSwap::from_pointee(snapshot)) }
+        Live { current: Arc::new(ArcSwap::from_pointee(snapshot)), writer: Arc::new(tokio::sync::Mutex::new(())) }
+    }
+
+    /// Waits for, and holds until dropped, the right to derive and publish the next snapshot.
+    /// Readers never take it.
+    pub async fn lock_writes(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writer.clone().lock_owned().await
     }
 
     /// The current snapshot; hold the `Arc` for a consistent view.
