@@ -31,12 +31,15 @@ pub fn planner(name: &str, scope: Option<&str>) -> Caller {
     }
 }
 
+/// Name, role and scope of a test token.
+type TokenKey = (String, gridmap::auth::Role, Option<String>);
+
 /// Real tokens for the callers tests name with [`as_caller`], created in the test's store on
 /// first use (one per name, role and scope) with `gridmap::auth::create_token`.
 #[allow(dead_code)]
 pub struct Tokens {
     store: std::sync::Arc<dyn gridmap::store::Store>,
-    made: tokio::sync::Mutex<std::collections::HashMap<(String, gridmap::auth::Role, Option<String>), String>>,
+    made: tokio::sync::Mutex<std::collections::HashMap<TokenKey, String>>,
 }
 
 #[allow(dead_code)]
