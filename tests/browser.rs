@@ -374,3 +374,71 @@ async fn web_files_are_served_from_disk_with_types_and_cache_headers() {
         assert_eq!(header_of(&h, header::CACHE_CONTROL), "", "{uri}: an error is not cached");
     }
 }
+
+/// "1,234 / 5,678 (21.7%)" → (1234, 5678).
+fn covered_of(text: &str) -> (u64, u64) {
+    let nums: Vec<u64> = text
+        .split(|c: char| !(c.is_ascii_digit() || c == ','))
+        .filter(|s| s.chars().any(|c| c.is_ascii_digit()))
+        .map(|s| s.replace(',', "").parse().unwrap())
+        .collect();
+    assert!(nums.len() >= 2, "no 'covered / total' in {text:?}");
+    (nums[0], nums[1])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coverage_view_draws_blind_spots_and_totals_as_the_api_computes_them() {
+    let server = start().await;
+    let snap = server.snap.clone();
+    let district = snap.data.district.code.clone();
+    let at = gridmap::model::TimeOfDay::new(8, 0).unwrap();
+    // A point 15 m east of a responder: someone reaches it within the minute.
+    let responder = &snap.data.responders[snap.data.responders.len() / 2];
+    let (lon, lat) = (responder.location.x() + 0.0002, responder.location.y());
+    let token = test_token(&server, "coordinator").await;
+    let mut args = vec![district.to_string(), lon.to_string(), lat.to_string()];
+    args.extend(token.clone());
+    // Before the token is entered, the page may be refused (401): Chromium logs that response.
+    let r = drive(&server, "coverage", &args, |e| token.is_some() && e.contains("401")).await;
+
+    let expected = gridmap::reach::coverage(&snap, &district, 1, at, true).unwrap();
+    let p = &r["panel"];
+    assert_eq!(p["state"], "done", "the coverage was drawn: {p}");
+    assert_eq!(p["viewButton"], "coverage", "the link opened the coverage view");
+    assert_eq!(p["controls"]["minutes"], "1");
+    assert_eq!(p["controls"]["hour"], "8");
+    assert_eq!(p["controls"]["region"], district.as_str());
+    let t = &expected.totals;
+    assert_eq!(covered_of(p["households"].as_str().unwrap()), (t.households_covered, t.households), "households: {p}");
+    assert_eq!(covered_of(p["gates"].as_str().unwrap()), (t.gates_covered as u64, t.gates as u64), "gates: {p}");
+    let blind = expected.blind_spots.0.len();
+    assert!(blind > 0, "Karamay has blind spots at one minute");
+    let shown_blind: u64 = p["blind"].as_str().unwrap().split(|c: char| !c.is_ascii_digit() && c != ',').next().unwrap().replace(',', "").parse().unwrap();
+    assert_eq!(shown_blind, blind as u64, "blind spots listed: {p}");
+    assert!(f(&p["drawn"]["blind"]) > 0.0, "blind spots drawn: {p}");
+    assert!(f(&p["drawn"]["grids"]) > 0.0, "grids shaded: {p}");
+    assert!(!p["staging"].as_array().unwrap().is_empty(), "staging points suggested: {p}");
+    assert!(f(&p["drawn"]["staging"]) > 0.0, "staging points drawn: {p}");
+    assert!(r["hash"].as_str().unwrap().contains("view=coverage"), "the view stays in the hash: {}", r["hash"]);
+    if token.is_some() {
+        // The refusal before the token was a readable sentence in Chinese.
+        let msg = &r["anonymous"]["message"];
+        assert_eq!(r["anonymous"]["state"], "error", "coverage without a token is refused: {}", r["anonymous"]);
+        assert!(msg["text"].as_str().unwrap().contains("令牌"), "the refusal says what to do: {msg}");
+    }
+
+    // The click lists who reaches the point, in the order of /api/response.
+    let want: Vec<u64> = snap.reach.response(lon, lat, 60.0, at).iter().map(|a| a.id as u64).collect();
+    assert!(!want.is_empty(), "the point beside a responder is reached");
+    let got: Vec<u64> = r["card"]["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(got, want, "responders listed for the clicked point: {}", r["card"]);
+    assert!(f(&r["card"]["reachDrawn"]) > 0.0, "their reach areas are drawn");
+    let en = r["en"]["panel"].as_str().unwrap();
+    assert!(en.contains("Households covered") && en.contains("Blind spots"), "English panel: {en}");
+    assert!(r["en"]["card"].as_str().unwrap().contains("Reachable within 1 min"), "English card: {}", r["en"]["card"]);
+}
+
+/// A token of `role` for the tests, when this build has roles (`None` before the auth branch).
+async fn test_token(_server: &Server, _role: &str) -> Option<String> {
+    None
+}
