@@ -77,6 +77,8 @@ export function createEditView(ctx) {
   let validateTimer = 0;
   let validateAbort = null;
   let drag = null;
+  /** Whether the user opened the history (kept across redraws). */
+  let historyOpen = false;
 
   function addLayers() {
     if (layersAdded) return;
@@ -458,7 +460,7 @@ export function createEditView(ctx) {
       body.replaceChildren(h('p', { class: 'muted' }, t('edit_pick')));
       return;
     }
-    body.replaceChildren(
+    body.replaceChildren(...[
       h('p', { class: 'kicker' }, t('level_grid'), ' ', h('code', { 'data-field': 'code' }, st.code), ` · v${st.version}`),
       h('h2', { 'data-field': 'name' }, st.name ?? st.code),
       h('div', { class: 'buttons' },
@@ -468,8 +470,9 @@ export function createEditView(ctx) {
       validationLine(),
       violationList(),
       impactList(),
-      h('details', { class: 'history-box' }, h('summary', {}, t('edit_history')), historyList()),
-    );
+      h('details', { class: 'history-box', open: historyOpen }, h('summary', {}, t('edit_history')), historyList()),
+    ].flat().filter(Boolean));
+    body.querySelector('details.history-box').addEventListener('toggle', (e) => (historyOpen = e.target.open));
   }
 
   function resetDrawing() {
