@@ -31,7 +31,12 @@ const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// A running server and the snapshot it serves.
 struct Server {
     base: String,
+    /// The snapshot at start.
     snap: Arc<Snapshot>,
+    /// The published snapshot, for what edits changed.
+    live: Live,
+    /// The same app, for requests without a socket.
+    app: Router,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -43,24 +48,24 @@ impl Drop for Server {
 }
 
 /// The whole app over the embedded Karamay data in a temporary GeoPackage, without a socket.
-async fn app() -> (Router, Arc<Snapshot>, tempfile::TempDir) {
+async fn app() -> (Router, Live, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay).await.unwrap();
     let data = gridmap::store::Store::load(&store).await.unwrap();
     let live = Live::new(Snapshot::build(data, 1).unwrap());
-    let snap = live.load();
-    (router(AppState::new(live, Arc::new(store), ApiConfig::default())), snap, dir)
+    (router(AppState::new(live.clone(), Arc::new(store), ApiConfig::default())), live, dir)
 }
 
 /// The app on `127.0.0.1:<free port>`, served until the returned [`Server`] is dropped.
 async fn start() -> Server {
-    let (app, snap, dir) = app().await;
+    let (app, live, dir) = app().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = app.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(listener, served).await.unwrap();
     });
-    Server { base, snap, task, _dir: dir }
+    Server { base, snap: live.load(), live, app, task, _dir: dir }
 }
 
 /// Fails (never skips) when the browser stack is missing, saying how to install it.
@@ -311,7 +316,7 @@ fn header_of(h: &HeaderMap, name: header::HeaderName) -> &str {
 async fn web_files_are_served_from_disk_with_types_and_cache_headers() {
     require_browser_stack();
     gridmap::api::web::check_assets().expect("assets of this checkout");
-    let (app, _snap, _dir) = app().await;
+    let (app, _live, _dir) = app().await;
 
     let (status, h, body) = fetch(&app, "/", &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -413,7 +418,15 @@ async fn the_coverage_view_draws_blind_spots_and_totals_as_the_api_computes_them
     assert_eq!(covered_of(p["gates"].as_str().unwrap()), (t.gates_covered as u64, t.gates as u64), "gates: {p}");
     let blind = expected.blind_spots.0.len();
     assert!(blind > 0, "Karamay has blind spots at one minute");
-    let shown_blind: u64 = p["blind"].as_str().unwrap().split(|c: char| !c.is_ascii_digit() && c != ',').next().unwrap().replace(',', "").parse().unwrap();
+    let shown_blind: u64 = p["blind"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit() && c != ',')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
     assert_eq!(shown_blind, blind as u64, "blind spots listed: {p}");
     assert!(f(&p["drawn"]["blind"]) > 0.0, "blind spots drawn: {p}");
     assert!(f(&p["drawn"]["grids"]) > 0.0, "grids shaded: {p}");
@@ -441,4 +454,243 @@ async fn the_coverage_view_draws_blind_spots_and_totals_as_the_api_computes_them
 /// A token of `role` for the tests, when this build has roles (`None` before the auth branch).
 async fn test_token(_server: &Server, _role: &str) -> Option<String> {
     None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editing grids
+
+/// Metres per degree of longitude and latitude at `lat` (local, good to well under 1 % here).
+fn metres_per_degree(lat: f64) -> (f64, f64) {
+    (111_320.0 * lat.to_radians().cos(), 110_574.0)
+}
+
+/// Distance in metres between two (lon, lat) points a few hundred metres apart at most.
+fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (kx, ky) = metres_per_degree(a.1);
+    ((a.0 - b.0) * kx).hypot((a.1 - b.1) * ky)
+}
+
+/// One vertex of a grid outline: polygon `p`, ring `r`, vertex `i` (rings without the closing repeat).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Move {
+    p: usize,
+    r: usize,
+    i: usize,
+    to: (f64, f64),
+}
+
+/// The rings of `mp` as open vertex lists (as the page's editor holds them).
+fn open_rings(mp: &geo::MultiPolygon<f64>) -> Vec<Vec<Vec<(f64, f64)>>> {
+    mp.0.iter()
+        .map(|poly| {
+            std::iter::once(poly.exterior())
+                .chain(poly.interiors())
+                .map(|ring| {
+                    let mut v: Vec<(f64, f64)> = ring.coords().map(|c| (c.x, c.y)).collect();
+                    if v.len() > 1 && v.first() == v.last() {
+                        v.pop();
+                    }
+                    v
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// GeoJSON MultiPolygon coordinates of open rings, closed again.
+fn multipolygon_json(rings: &[Vec<Vec<(f64, f64)>>]) -> Value {
+    let polys: Vec<Value> = rings
+        .iter()
+        .map(|poly| {
+            Value::Array(
+                poly.iter()
+                    .map(|ring| {
+                        let mut pts: Vec<Value> = ring.iter().map(|&(x, y)| serde_json::json!([x, y])).collect();
+                        pts.push(serde_json::json!([ring[0].0, ring[0].1]));
+                        Value::Array(pts)
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    serde_json::json!({"type": "MultiPolygon", "coordinates": polys})
+}
+
+fn apply(rings: &[Vec<Vec<(f64, f64)>>], moves: &[Move]) -> Vec<Vec<Vec<(f64, f64)>>> {
+    let mut out = rings.to_vec();
+    for m in moves {
+        out[m.p][m.r][m.i] = m.to;
+    }
+    out
+}
+
+/// A request to the app without a socket, with the test's token: (status, body).
+async fn call(
+    server: &Server,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    if_match: Option<u32>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if let Some(v) = if_match {
+        req = req.header(header::IF_MATCH, format!("\"{v}\""));
+    }
+    let req = match body {
+        Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    };
+    let resp = server.app.clone().oneshot(req.unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Whether POST /api/validate finds `rings` a valid new outline of grid `code` at `version`.
+async fn valid_reshape(
+    server: &Server,
+    token: Option<&str>,
+    code: &str,
+    version: u32,
+    rings: &[Vec<Vec<(f64, f64)>>],
+) -> bool {
+    let feature =
+        serde_json::json!({"type": "Feature", "geometry": multipolygon_json(rings), "properties": {"reason": "test"}});
+    let body = serde_json::json!({"op": "reshape", "code": code, "version": version, "feature": feature});
+    let (status, v) = call(server, "POST", "/api/validate", token, None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "/api/validate answers 200 for a well-formed dry run: {v}");
+    v["valid"] == true
+}
+
+/// A move of one exterior vertex of grid `code` by 6 to 12 m that /api/validate accepts (alone,
+/// and together with every move in `with`), on a vertex that is not a neighbour of theirs.
+async fn find_valid_move(server: &Server, token: Option<&str>, code: &str, with: &[Move]) -> Option<Move> {
+    let snap = server.live.load();
+    let grid = snap.region(&code.parse().unwrap()).unwrap();
+    let rings = open_rings(&grid.geometry);
+    let n = rings[0][0].len();
+    let near =
+        |i: usize| with.iter().any(|m| m.p == 0 && m.r == 0 && ((i + n - m.i) % n <= 1 || (m.i + n - i) % n <= 1));
+    for dist in [8.0, 12.0] {
+        for i in (0..n).filter(|&i| !near(i)) {
+            let (x, y) = rings[0][0][i];
+            let (kx, ky) = metres_per_degree(y);
+            for (dx, dy) in [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)] {
+                let m = Move { p: 0, r: 0, i, to: (x + dx * dist / kx, y + dy * dist / ky) };
+                let mut moves = with.to_vec();
+                moves.push(m);
+                if valid_reshape(server, token, code, grid.version, &apply(&rings, &moves)).await {
+                    return Some(m);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A grid of the district with a valid one-vertex move (searching from the middle of the list).
+async fn editable_grid(server: &Server, token: Option<&str>) -> (String, Move) {
+    let grids = &server.snap.data.grids;
+    for k in 0..grids.len().min(40) {
+        let code = grids[(grids.len() / 2 + 7 * k) % grids.len()].code.to_string();
+        if let Some(m) = find_valid_move(server, token, &code, &[]).await {
+            return (code, m);
+        }
+    }
+    panic!("no grid of 40 tried accepts a 8-12 m move of one vertex");
+}
+
+/// Whether `mp` has a vertex within `tol_m` metres of `pt`.
+fn has_vertex_near(mp: &geo::MultiPolygon<f64>, pt: (f64, f64), tol_m: f64) -> bool {
+    open_rings(mp).iter().flatten().flatten().any(|&v| metres(v, pt) <= tol_m)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_drags_a_vertex_sees_it_validated_and_saves_it() {
+    let server = start().await;
+    let token = test_token(&server, "planner").await;
+    let (code, m) = editable_grid(&server, token.as_deref()).await;
+    let before = server.live.load().region(&code.parse().unwrap()).unwrap().clone();
+    let from = open_rings(&before.geometry)[m.p][m.r][m.i];
+    let args = [
+        code.clone(),
+        m.p.to_string(),
+        m.r.to_string(),
+        m.i.to_string(),
+        m.to.0.to_string(),
+        m.to.1.to_string(),
+        token.clone().unwrap_or_else(|| "-".into()),
+    ];
+    let r = drive(&server, "edit", &args, no_error).await;
+
+    assert_eq!(r["loaded"]["code"], code.as_str(), "the link opened the grid in the edit view");
+    assert_eq!(r["loaded"]["version"], before.version.to_string());
+    let dragged = (f(&r["dragged"][0]), f(&r["dragged"][1]));
+    assert!(metres(dragged, m.to) < 1.0, "the vertex followed the mouse: {dragged:?} vs {:?}", m.to);
+    assert_eq!(r["validated"]["validation"], "valid", "the dragged outline is validated live: {}", r["validated"]);
+    assert!(r["validated"]["impact"]["households"].is_string(), "the impact is shown: {}", r["validated"]);
+    assert!(
+        r["noReason"]["text"].as_str().unwrap().contains("原因"),
+        "saving without a reason asks for one: {}",
+        r["noReason"]
+    );
+    assert_eq!(r["saved"]["save"], "saved", "saved: {} {}", r["saved"], r["message"]);
+    assert_eq!(r["saved"]["version"], (before.version + 1).to_string(), "the page holds the new version");
+
+    let after = server.live.load().region(&code.parse().unwrap()).unwrap().clone();
+    assert_eq!(after.version, before.version + 1, "the server's snapshot has the new version");
+    assert!(has_vertex_near(&after.geometry, dragged, 0.6), "the saved outline has the dragged vertex");
+    assert!(!has_vertex_near(&after.geometry, from, 1.0), "the vertex left its old place");
+    assert_ne!(after.geometry, before.geometry);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_save_keeps_the_drawing_and_succeeds_after_reapplying() {
+    let server = start().await;
+    let token = test_token(&server, "planner").await;
+    let (code, mine) = editable_grid(&server, token.as_deref()).await;
+    let theirs = find_valid_move(&server, token.as_deref(), &code, &[mine]).await.expect("a second, independent move");
+    let before = server.live.load().region(&code.parse().unwrap()).unwrap().clone();
+    let rings = open_rings(&before.geometry);
+    let other = serde_json::json!({
+        "type": "Feature",
+        "geometry": multipolygon_json(&apply(&rings, &[theirs])),
+        "properties": {"reason": "另一位规划员先保存"},
+    });
+    let args = [
+        code.clone(),
+        mine.p.to_string(),
+        mine.r.to_string(),
+        mine.i.to_string(),
+        mine.to.0.to_string(),
+        mine.to.1.to_string(),
+        token.clone().unwrap_or_else(|| "-".into()),
+        other.to_string(),
+    ];
+    // The stale save's 412 is logged by Chromium as a failed resource: expected here only.
+    let r = drive(&server, "edit", &args, |e| e.contains("412")).await;
+
+    assert!(r["other"]["status"] == 200, "the other planner's save went through: {}", r["other"]);
+    let c = &r["conflict"];
+    assert_eq!(c["panel"]["save"], "conflict", "the page reports the conflict: {c}");
+    assert!(
+        c["panel"]["conflict"].as_str().unwrap().contains(&(before.version + 1).to_string()),
+        "it names the other version: {c}"
+    );
+    let kept = (f(&c["kept"][0]), f(&c["kept"][1]));
+    let dragged = (f(&r["dragged"][0]), f(&r["dragged"][1]));
+    assert_eq!(kept, dragged, "the user's drawing is kept");
+    assert!(f(&c["otherDrawn"]) > 0.0, "the other version is drawn");
+    assert_eq!(c["reapplied"]["version"], (before.version + 1).to_string(), "re-applied on the new version: {c}");
+    assert_eq!(c["reapplied"]["validation"], "valid");
+    assert_eq!(r["saved"]["save"], "saved", "the second save succeeded: {} {}", r["saved"], r["message"]);
+
+    let after = server.live.load().region(&code.parse().unwrap()).unwrap().clone();
+    assert_eq!(after.version, before.version + 2, "two saves: theirs, then ours");
+    assert!(has_vertex_near(&after.geometry, dragged, 0.6), "our vertex is saved");
+    assert!(has_vertex_near(&after.geometry, theirs.to, 0.6), "their vertex survives the re-apply");
 }
