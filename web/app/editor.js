@@ -23,6 +23,7 @@ import { h } from './dom.js';
 import { bounds } from './geo.js';
 import { currentLang, t } from './i18n.js';
 import { clone, fromGeometry, handles, rebase, sameShape, toGeometry } from './shape.js';
+import { createOp, OP_LAYERS, OP_SOURCES } from './ops.js';
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 const VALIDATE_DELAY_MS = 350;
@@ -56,6 +57,8 @@ const LAYERS = [
   },
 ];
 
+const ALL_LAYERS = [...LAYERS.slice(0, -2), ...OP_LAYERS, ...LAYERS.slice(-2)];
+
 const fmt = (n) => (typeof n === 'number' ? n.toLocaleString(currentLang() === 'zh' ? 'zh-CN' : 'en') : '–');
 const len = (a) => (Array.isArray(a) ? a.length : 0);
 const feature = (geometry, properties = {}) => ({ type: 'Feature', geometry, properties });
@@ -82,8 +85,11 @@ export function createEditView(ctx) {
 
   function addLayers() {
     if (layersAdded) return;
-    for (const id of ['edit-other', 'edit-shape', 'edit-violations', 'edit-handles']) map.addSource(id, { type: 'geojson', data: EMPTY });
-    for (const layer of LAYERS) map.addLayer(layer);
+    for (const id of ['edit-other', 'edit-shape', 'edit-violations', 'edit-handles', ...OP_SOURCES]) map.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const layer of ALL_LAYERS) map.addLayer(layer);
+    map.on('contextmenu', (e) => {
+      if (active && st?.op?.kind === 'split' && !e.defaultPrevented) st.op.undoPoint();
+    });
     map.on('mousedown', 'edit-vertex', (e) => startDrag(e, false));
     map.on('mousedown', 'edit-mid', (e) => startDrag(e, true));
     map.on('contextmenu', 'edit-vertex', deleteVertex);
@@ -96,7 +102,7 @@ export function createEditView(ctx) {
 
   function setVisible(on) {
     if (!layersAdded) return;
-    for (const { id } of LAYERS) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
+    for (const { id } of ALL_LAYERS) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -105,7 +111,7 @@ export function createEditView(ctx) {
   function drawShape() {
     const shape = st?.mine;
     map.getSource('edit-shape').setData(shape ? feature(toGeometry(shape, st.multi)) : EMPTY);
-    map.getSource('edit-handles').setData(shape ? handles(shape) : EMPTY);
+    map.getSource('edit-handles').setData(shape && !st.op ? handles(shape) : EMPTY);
   }
 
   function drawOther(shape) {
@@ -117,7 +123,7 @@ export function createEditView(ctx) {
   }
 
   function startDrag(e, insert) {
-    if (!active || !st || e.originalEvent.button !== 0) return;
+    if (!active || !st || st.op || e.originalEvent.button !== 0) return;
     e.preventDefault();
     const { p, r, i } = e.features[0].properties;
     let at = i;
@@ -147,7 +153,7 @@ export function createEditView(ctx) {
   }
 
   function deleteVertex(e) {
-    if (!active || !st) return;
+    if (!active || !st || st.op) return;
     e.preventDefault();
     e.originalEvent.preventDefault?.();
     const { p, r, i } = e.features[0].properties;
@@ -235,6 +241,7 @@ export function createEditView(ctx) {
       validationState: 'idle',
       saveState: 'idle',
       conflict: null,
+      op: null,
       history: null,
       historyError: null,
     };
@@ -378,7 +385,7 @@ export function createEditView(ctx) {
 
   function validationLine() {
     const s = st.validationState;
-    if (s === 'idle') return h('p', { class: 'muted' }, st.dirty ? '' : t('edit_howto'));
+    if (s === 'idle') return h('p', { class: 'muted' }, st.dirty || st.op ? '' : t('edit_howto'));
     if (s === 'pending') return h('p', { class: 'muted' }, t('edit_validating'));
     if (s === 'error') return h('p', { class: 'warn' }, t('edit_validate_failed'));
     const v = st.validation;
@@ -455,6 +462,7 @@ export function createEditView(ctx) {
     panel.dataset.save = st?.saveState ?? 'idle';
     panel.dataset.dirty = st?.dirty ? 'true' : 'false';
     saveEl.disabled = !st?.dirty || st.saveState === 'saving' || Boolean(st.conflict);
+    saveEl.hidden = Boolean(st?.op);
     panel.querySelector('#edit-form').hidden = !st;
     if (!st) {
       body.replaceChildren(h('p', { class: 'muted' }, t('edit_pick')));
@@ -464,8 +472,11 @@ export function createEditView(ctx) {
       h('p', { class: 'kicker' }, t('level_grid'), ' ', h('code', { 'data-field': 'code' }, st.code), ` · v${st.version}`),
       h('h2', { 'data-field': 'name' }, st.name ?? st.code),
       h('div', { class: 'buttons' },
-        h('button', { type: 'button', id: 'edit-reset', class: 'small', disabled: !st.dirty, onclick: resetDrawing }, t('edit_reset')),
+        h('button', { type: 'button', id: 'edit-reset', class: 'small', disabled: !st.dirty || Boolean(st.op), onclick: resetDrawing }, t('edit_reset')),
+        h('button', { type: 'button', id: 'edit-split', class: 'small', disabled: st.dirty || Boolean(st.op), onclick: () => startOp('split') }, t('op_split')),
+        h('button', { type: 'button', id: 'edit-merge', class: 'small', disabled: st.dirty || Boolean(st.op), onclick: () => startOp('merge') }, t('op_merge')),
         h('button', { type: 'button', id: 'edit-other-grid', class: 'small', onclick: pickAnother }, t('edit_pick_other'))),
+      st.op ? st.op.panel() : null,
       conflictBox(),
       validationLine(),
       violationList(),
@@ -475,6 +486,43 @@ export function createEditView(ctx) {
     body.querySelector('details.history-box').addEventListener('toggle', (e) => (historyOpen = e.target.open));
   }
 
+  /** Starts a split or merge of the current grid (only with no unsaved reshaping). */
+  function startOp(kind) {
+    if (!st || st.dirty) return;
+    const mine = st;
+    st.op = createOp(kind, { code: st.code, version: st.version, name: st.name }, {
+      map, ctx,
+      reason: () => reasonEl.value.trim(),
+      needReason,
+      showValidation(result, state) {
+        if (st !== mine) return;
+        st.validation = result;
+        st.validationState = state;
+        drawViolations();
+        render();
+      },
+      done(code) {
+        if (st !== mine) return;
+        st.op = null;
+        st.validation = null;
+        st.validationState = 'idle';
+        drawViolations();
+        if (code === undefined) {
+          drawShape();
+          render();
+        } else if (code) {
+          reasonEl.value = '';
+          select(code, { fit: false });
+        } else {
+          pickAnother();
+        }
+      },
+      render,
+    });
+    drawShape();
+    render();
+  }
+
   function resetDrawing() {
     st.mine = clone(st.base);
     drawShape();
@@ -482,6 +530,7 @@ export function createEditView(ctx) {
   }
 
   function pickAnother() {
+    st?.op?.clear();
     st = null;
     drawShape();
     drawOther(null);
@@ -520,6 +569,7 @@ export function createEditView(ctx) {
     },
     /** A click picks the grid to edit, while none is being edited. */
     async onClick(e) {
+      if (st?.op) return st.op.onClick(e);
       if (st) return;
       const code = await ctx.locateGrid(e.lngLat);
       if (code) select(code);
