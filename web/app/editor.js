@@ -567,6 +567,11 @@ export function createEditView(ctx) {
     params() {
       return [['grid', st?.code ?? '']];
     },
+    /** Opens grid `code` for editing (dropping an unsaved drawing of another grid). */
+    open(code) {
+      st?.op?.clear();
+      return select(code, { fit: false });
+    },
     /** A click picks the grid to edit, while none is being edited. */
     async onClick(e) {
       if (st?.op) return st.op.onClick(e);

@@ -319,6 +319,8 @@ async function search(raw) {
   const b = bounds(feature.geometry);
   if (b) map?.fitBounds(b, { padding: { top: 80, bottom: 40, left: 40, right: 380 }, maxZoom: 17, duration: 800 });
   select(level, code);
+  // In the edit view a searched grid is opened for editing.
+  if (currentView?.name === 'edit' && level === 'grid') return currentView.open(code);
   cardModel = { kind: 'region', feature };
   drawCard();
   // The card names the region's parents: make sure their names are here.
