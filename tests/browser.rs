@@ -694,3 +694,16 @@ async fn a_conflicting_save_keeps_the_drawing_and_succeeds_after_reapplying() {
     assert!(has_vertex_near(&after.geometry, dragged, 0.6), "our vertex is saved");
     assert!(has_vertex_near(&after.geometry, theirs.to, 0.6), "their vertex survives the re-apply");
 }
+
+/// The editor's geometry model (web/app/shape.js) in node, without a browser.
+#[test]
+fn the_editors_shape_model_round_trips_and_merges_a_conflicting_drawing() {
+    require_browser_stack();
+    let out = Command::new("node").arg("tests/browser/shape.mjs").current_dir(MANIFEST_DIR).output().expect("run node");
+    assert!(
+        out.status.success(),
+        "tests/browser/shape.mjs failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
