@@ -470,7 +470,10 @@ fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
     ((a.0 - b.0) * kx).hypot((a.1 - b.1) * ky)
 }
 
-/// One vertex of a grid outline: polygon `p`, ring `r`, vertex `i` (rings without the closing repeat).
+type Rings = Vec<Vec<Vec<(f64, f64)>>>;
+
+/// A move of vertex `i` of ring `r` of polygon `p` of the edited grid to `to`; the neighbours'
+/// copies of that vertex move with it (as in the page's editor).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Move {
     p: usize,
@@ -480,7 +483,7 @@ struct Move {
 }
 
 /// The rings of `mp` as open vertex lists (as the page's editor holds them).
-fn open_rings(mp: &geo::MultiPolygon<f64>) -> Vec<Vec<Vec<(f64, f64)>>> {
+fn open_rings(mp: &geo::MultiPolygon<f64>) -> Rings {
     mp.0.iter()
         .map(|poly| {
             std::iter::once(poly.exterior())
@@ -497,8 +500,8 @@ fn open_rings(mp: &geo::MultiPolygon<f64>) -> Vec<Vec<Vec<(f64, f64)>>> {
         .collect()
 }
 
-/// GeoJSON MultiPolygon coordinates of open rings, closed again.
-fn multipolygon_json(rings: &[Vec<Vec<(f64, f64)>>]) -> Value {
+/// GeoJSON MultiPolygon of open rings, closed again.
+fn multipolygon_json(rings: &Rings) -> Value {
     let polys: Vec<Value> = rings
         .iter()
         .map(|poly| {
@@ -516,12 +519,55 @@ fn multipolygon_json(rings: &[Vec<Vec<(f64, f64)>>]) -> Value {
     serde_json::json!({"type": "MultiPolygon", "coordinates": polys})
 }
 
-fn apply(rings: &[Vec<Vec<(f64, f64)>>], moves: &[Move]) -> Vec<Vec<Vec<(f64, f64)>>> {
-    let mut out = rings.to_vec();
-    for m in moves {
-        out[m.p][m.r][m.i] = m.to;
+/// One grid of an edit: code, the version edited, the new rings.
+struct Changed {
+    code: String,
+    version: u32,
+    rings: Rings,
+}
+
+/// The grids `moves` change: grid `code` and the grids of its community sharing a moved vertex.
+fn apply(server: &Server, code: &str, moves: &[Move]) -> Vec<Changed> {
+    let snap = server.live.load();
+    let main = snap.region(&code.parse().unwrap()).unwrap();
+    let community = main.code.parent().unwrap();
+    let main_rings = open_rings(&main.geometry);
+    let same = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-7 && (a.1 - b.1).abs() < 1e-7;
+    let mut out = Vec::new();
+    for g in snap.data.grids.iter().filter(|g| g.code.parent().as_ref() == Some(&community)) {
+        let mut rings = open_rings(&g.geometry);
+        let mut touched = false;
+        for m in moves {
+            let from = main_rings[m.p][m.r][m.i];
+            for v in rings.iter_mut().flatten().flatten() {
+                if same(*v, from) {
+                    *v = m.to;
+                    touched = true;
+                }
+            }
+        }
+        if touched || g.code == main.code {
+            out.push(Changed { code: g.code.to_string(), version: g.version, rings });
+        }
     }
     out
+}
+
+/// The request that saves `changed` (PUT of one grid, or a boundary move): (method, path,
+/// If-Match, body), and the body of the matching dry run.
+fn edit_request(changed: &[Changed], reason: &str) -> (&'static str, String, Option<u32>, Value, Value) {
+    let feature = |c: &Changed, props: Value| serde_json::json!({"type": "Feature", "geometry": multipolygon_json(&c.rings), "properties": props});
+    if let [one] = changed {
+        let f = feature(one, serde_json::json!({"reason": reason}));
+        let dry = serde_json::json!({"op": "reshape", "code": one.code, "version": one.version, "feature": f});
+        return ("PUT", format!("/api/grids/{}", one.code), Some(one.version), f, dry);
+    }
+    let fc: Vec<Value> =
+        changed.iter().map(|c| feature(c, serde_json::json!({"code": c.code, "version": c.version}))).collect();
+    let body = serde_json::json!({"reason": reason, "grids": {"type": "FeatureCollection", "features": fc}});
+    let mut dry = body.clone();
+    dry["op"] = "boundary".into();
+    ("POST", "/api/grids/boundary".into(), None, body, dry)
 }
 
 /// A request to the app without a socket, with the test's token: (status, body).
@@ -550,24 +596,16 @@ async fn call(
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-/// Whether POST /api/validate finds `rings` a valid new outline of grid `code` at `version`.
-async fn valid_reshape(
-    server: &Server,
-    token: Option<&str>,
-    code: &str,
-    version: u32,
-    rings: &[Vec<Vec<(f64, f64)>>],
-) -> bool {
-    let feature =
-        serde_json::json!({"type": "Feature", "geometry": multipolygon_json(rings), "properties": {"reason": "test"}});
-    let body = serde_json::json!({"op": "reshape", "code": code, "version": version, "feature": feature});
-    let (status, v) = call(server, "POST", "/api/validate", token, None, Some(body)).await;
+/// Whether POST /api/validate accepts `moves` of grid `code` (with its neighbours).
+async fn valid_moves(server: &Server, token: Option<&str>, code: &str, moves: &[Move]) -> bool {
+    let (.., dry) = edit_request(&apply(server, code, moves), "test");
+    let (status, v) = call(server, "POST", "/api/validate", token, None, Some(dry)).await;
     assert_eq!(status, StatusCode::OK, "/api/validate answers 200 for a well-formed dry run: {v}");
     v["valid"] == true
 }
 
-/// A move of one exterior vertex of grid `code` by 6 to 12 m that /api/validate accepts (alone,
-/// and together with every move in `with`), on a vertex that is not a neighbour of theirs.
+/// A move of one exterior vertex of grid `code` by 8 or 12 m that /api/validate accepts (alone,
+/// and together with every move in `with`), on a vertex that is not next to one of theirs.
 async fn find_valid_move(server: &Server, token: Option<&str>, code: &str, with: &[Move]) -> Option<Move> {
     let snap = server.live.load();
     let grid = snap.region(&code.parse().unwrap()).unwrap();
@@ -575,15 +613,19 @@ async fn find_valid_move(server: &Server, token: Option<&str>, code: &str, with:
     let n = rings[0][0].len();
     let near =
         |i: usize| with.iter().any(|m| m.p == 0 && m.r == 0 && ((i + n - m.i) % n <= 1 || (m.i + n - i) % n <= 1));
+    // Vertices shared with neighbours first: moving those is a boundary move of several grids.
+    let shared = |i: usize| apply(server, code, &[Move { p: 0, r: 0, i, to: (0.0, 0.0) }]).len() > 1;
+    let mut order: Vec<usize> = (0..n).filter(|&i| !near(i)).collect();
+    order.sort_by_key(|&i| !shared(i));
     for dist in [8.0, 12.0] {
-        for i in (0..n).filter(|&i| !near(i)) {
+        for &i in &order {
             let (x, y) = rings[0][0][i];
             let (kx, ky) = metres_per_degree(y);
             for (dx, dy) in [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)] {
                 let m = Move { p: 0, r: 0, i, to: (x + dx * dist / kx, y + dy * dist / ky) };
                 let mut moves = with.to_vec();
                 moves.push(m);
-                if valid_reshape(server, token, code, grid.version, &apply(&rings, &moves)).await {
+                if valid_moves(server, token, code, &moves).await {
                     return Some(m);
                 }
             }
@@ -614,6 +656,7 @@ async fn a_planner_drags_a_vertex_sees_it_validated_and_saves_it() {
     let server = start().await;
     let token = test_token(&server, "planner").await;
     let (code, m) = editable_grid(&server, token.as_deref()).await;
+    let changed = apply(&server, &code, &[m]);
     let before = server.live.load().region(&code.parse().unwrap()).unwrap().clone();
     let from = open_rings(&before.geometry)[m.p][m.r][m.i];
     let args = [
@@ -625,6 +668,7 @@ async fn a_planner_drags_a_vertex_sees_it_validated_and_saves_it() {
         m.to.1.to_string(),
         token.clone().unwrap_or_else(|| "-".into()),
     ];
+    assert!(changed.len() >= 2, "the move is shared with a neighbour (a boundary move of {} grids)", changed.len());
     let r = drive(&server, "edit", &args, no_error).await;
 
     assert_eq!(r["loaded"]["code"], code.as_str(), "the link opened the grid in the edit view");
@@ -641,11 +685,14 @@ async fn a_planner_drags_a_vertex_sees_it_validated_and_saves_it() {
     assert_eq!(r["saved"]["save"], "saved", "saved: {} {}", r["saved"], r["message"]);
     assert_eq!(r["saved"]["version"], (before.version + 1).to_string(), "the page holds the new version");
 
-    let after = server.live.load().region(&code.parse().unwrap()).unwrap().clone();
-    assert_eq!(after.version, before.version + 1, "the server's snapshot has the new version");
-    assert!(has_vertex_near(&after.geometry, dragged, 0.6), "the saved outline has the dragged vertex");
-    assert!(!has_vertex_near(&after.geometry, from, 1.0), "the vertex left its old place");
-    assert_ne!(after.geometry, before.geometry);
+    let snap = server.live.load();
+    for c in &changed {
+        let after = snap.region(&c.code.parse().unwrap()).unwrap();
+        assert_eq!(after.version, c.version + 1, "grid {} has a new version in the server's snapshot", c.code);
+        assert!(has_vertex_near(&after.geometry, dragged, 0.6), "grid {} has the dragged vertex", c.code);
+        assert!(!has_vertex_near(&after.geometry, from, 1.0), "grid {}: the vertex left its old place", c.code);
+    }
+    eprintln!("edited {code}: {} grid(s) changed, vertex moved {:.1} m", changed.len(), metres(from, dragged));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,12 +702,8 @@ async fn a_conflicting_save_keeps_the_drawing_and_succeeds_after_reapplying() {
     let (code, mine) = editable_grid(&server, token.as_deref()).await;
     let theirs = find_valid_move(&server, token.as_deref(), &code, &[mine]).await.expect("a second, independent move");
     let before = server.live.load().region(&code.parse().unwrap()).unwrap().clone();
-    let rings = open_rings(&before.geometry);
-    let other = serde_json::json!({
-        "type": "Feature",
-        "geometry": multipolygon_json(&apply(&rings, &[theirs])),
-        "properties": {"reason": "另一位规划员先保存"},
-    });
+    let (method, path, if_match, body, _) = edit_request(&apply(&server, &code, &[theirs]), "另一位规划员先保存");
+    let other = serde_json::json!({"method": method, "path": path, "ifMatch": if_match, "body": body});
     let args = [
         code.clone(),
         mine.p.to_string(),
@@ -686,7 +729,7 @@ async fn a_conflicting_save_keeps_the_drawing_and_succeeds_after_reapplying() {
     assert_eq!(kept, dragged, "the user's drawing is kept");
     assert!(f(&c["otherDrawn"]) > 0.0, "the other version is drawn");
     assert_eq!(c["reapplied"]["version"], (before.version + 1).to_string(), "re-applied on the new version: {c}");
-    assert_eq!(c["reapplied"]["validation"], "valid");
+    assert_eq!(c["reapplied"]["validation"], "valid", "{c}");
     assert_eq!(r["saved"]["save"], "saved", "the second save succeeded: {} {}", r["saved"], r["message"]);
 
     let after = server.live.load().region(&code.parse().unwrap()).unwrap().clone();

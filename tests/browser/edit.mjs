@@ -1,11 +1,11 @@
-// edit.mjs <base> <png> <code> <p> <r> <i> <lon> <lat> <token|-> [conflict-feature-json]:
+// edit.mjs <base> <png> <code> <p> <r> <i> <lon> <lat> <token|-> [other-save-json]:
 // a planner edits grid <code> in the edit view (opened from a link): drags vertex i of ring r of
 // polygon p to (lon, lat), waits for the live validation, tries to save without a reason (the
 // page must ask for one), then saves with a reason.
 //
-// With a conflict feature (a GeoJSON Feature for PUT /api/grids/<code>), someone else saves that
-// feature through the API (from node, with the same token) after the page loaded the grid and
-// before it saves: the page must report the conflict, keep the drawing, show the other version,
+// With another save ({method, path, ifMatch, body}: a PUT or a boundary move of the same grid),
+// someone else sends it through the API (from node, with the same token) after the page loaded
+// the grid and before it saves: the page must report the conflict, keep the drawing, show the other version,
 // and after "re-apply" save successfully on top of it. Reports what the page showed at each step.
 import { enterToken, project, readMessage, run, waitForIdle, waitForMap } from './lib.mjs';
 
@@ -32,12 +32,13 @@ run(async ({ page, base, args, screenshot }) => {
   const auth = token && token !== '-' ? token : null;
   await page.goto(`${base}/#18/${lat}/${lon}&view=edit&grid=${code}`);
   await waitForMap(page);
-  await page.waitForSelector(`#edit-panel:not([hidden])[data-code="${code}"]`);
+  // The grid and its neighbours (whose shared vertices move with it) are loaded.
+  await page.waitForSelector(`#edit-panel:not([hidden])[data-code="${code}"] [data-field=neighbours]`);
   if (auth) await enterToken(page, auth);
   await page.evaluate(([la, lo]) => window.__map.jumpTo({ center: [lo, la], zoom: 18 }), [+lat, +lon]);
   await waitForIdle(page);
   const loaded = await panelState(page);
-  const before = await page.evaluate(([a, b, c]) => window.__editor.state.mine[a][b][c], [pi, ri, ii]);
+  const before = await page.evaluate(([a, b, c]) => window.__editor.state.main.mine[a][b][c], [pi, ri, ii]);
 
   // Drag the vertex to (lon, lat).
   const from = await project(page, before[0], before[1]);
@@ -49,7 +50,7 @@ run(async ({ page, base, args, screenshot }) => {
   await page.mouse.up();
   await waitFor(page, 'validation', ['valid', 'invalid', 'error']);
   await waitForIdle(page);
-  const dragged = await page.evaluate(([a, b, c]) => window.__editor.state.mine[a][b][c], [pi, ri, ii]);
+  const dragged = await page.evaluate(([a, b, c]) => window.__editor.state.main.mine[a][b][c], [pi, ri, ii]);
   const validated = await panelState(page);
   const drawnViolations = await page.evaluate(() => window.__map.queryRenderedFeatures({ layers: ['edit-viol-fill', 'edit-viol-line', 'edit-viol-point'] }).length);
 
@@ -60,10 +61,15 @@ run(async ({ page, base, args, screenshot }) => {
   let other = null;
   if (conflictJson) {
     // Someone else saves first, through the API.
-    const resp = await fetch(`${base}/api/grids/${code}`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json', 'If-Match': `"${loaded.version}"`, ...(auth ? { Authorization: `Bearer ${auth}` } : {}) },
-      body: conflictJson,
+    const o = JSON.parse(conflictJson);
+    const resp = await fetch(`${base}${o.path}`, {
+      method: o.method,
+      headers: {
+        'Content-Type': 'application/json',
+        ...(o.ifMatch ? { 'If-Match': `"${o.ifMatch}"` } : {}),
+        ...(auth ? { Authorization: `Bearer ${auth}` } : {}),
+      },
+      body: JSON.stringify(o.body),
     });
     other = { status: resp.status, etag: resp.headers.get('etag'), body: await resp.text() };
     if (!resp.ok) throw new Error(`the other save failed: ${resp.status} ${other.body}`);
@@ -79,7 +85,7 @@ run(async ({ page, base, args, screenshot }) => {
     conflict = {
       panel: await panelState(page),
       message: await readMessage(page),
-      kept: await page.evaluate(([a, b, c]) => window.__editor.state.mine[a][b][c], [pi, ri, ii]),
+      kept: await page.evaluate(([a, b, c]) => window.__editor.state.main.mine[a][b][c], [pi, ri, ii]),
       otherDrawn: await page.evaluate(() => window.__map.queryRenderedFeatures({ layers: ['edit-other-line'] }).length),
     };
     await screenshot();

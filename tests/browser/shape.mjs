@@ -2,7 +2,7 @@
 // trips, handles, and the three-way merge used to re-apply a drawing after a conflict. Exits 1
 // with the failed assertion; tests/browser.rs runs it.
 import assert from 'node:assert/strict';
-import { clone, fromGeometry, handles, rebase, sameShape, toGeometry } from '../../web/app/shape.js';
+import { clone, edgesBetween, fromGeometry, handles, rebase, sameShape, toGeometry, verticesAt } from '../../web/app/shape.js';
 
 const square = { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]] };
 const base = fromGeometry(square);
@@ -50,5 +50,14 @@ assert.ok(sameShape(rebase(base, moved(base, 0, [-1, -1]), clone(base)).shape, m
   const { shape } = rebase(base, mine, clone(base));
   shape[0][0][1][0] = 9;
   assert.equal(mine[0][0][1][0], 1.2);
+}
+// Shared vertices and edges of a neighbour (which runs the shared edge the other way).
+{
+  const right = fromGeometry({ type: 'Polygon', coordinates: [[[1, 0], [2, 0], [2, 1], [1, 1], [1, 0]]] });
+  assert.deepEqual(verticesAt(right, [1, 1]), [{ p: 0, r: 0, i: 3 }]);
+  assert.deepEqual(verticesAt(right, [0, 0]), []);
+  assert.deepEqual(edgesBetween(right, [1, 0], [1, 1]), [{ p: 0, r: 0, at: 4 }], 'the closing edge, reversed');
+  assert.deepEqual(edgesBetween(right, [2, 0], [1, 0]), [{ p: 0, r: 0, at: 1 }]);
+  assert.deepEqual(edgesBetween(right, [1, 0], [2, 1]), [], 'a diagonal is no edge');
 }
 console.log(JSON.stringify({ ok: true }));

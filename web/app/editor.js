@@ -1,40 +1,50 @@
 // editor.js: the planner's grid editing view (网格编辑).
 //
 // Pick a grid (click it, or open #...&view=edit&grid=CODE); its boundary comes from
-// GET /api/grids/{code} with its version as ETag. The boundary is drawn from a GeoJSON source
-// with a handle on every vertex: drag a vertex to move it, drag an edge's midpoint to insert a
-// vertex there, right-click or double-click a vertex to delete it. Every change is checked by
+// GET /api/grids/{code} with its version as ETag, and so do its neighbours in the community
+// (grids sharing a vertex with it). The boundary is drawn from a GeoJSON source with a handle on
+// every vertex: drag a vertex to move it, drag an edge's midpoint to insert a vertex there,
+// right-click or double-click a vertex to delete it. A vertex or edge shared with a neighbour is
+// moved, split or deleted in the neighbour too, so the grids keep tiling the community (moving
+// one grid alone leaves a gap or an overlap, which the rules refuse). Every change is checked by
 // POST /api/validate (a dry run, debounced) and the violations are drawn (errors red, warnings
 // orange) and listed in the UI language, with the impact of the change (buildings, households,
 // gates, entrances and staff that would change grid).
 //
-// Saving needs a reason: PUT /api/grids/{code} with If-Match: "<version>". When someone else
-// saved first (412), the user's drawing is kept, the other version is drawn dashed beside it, and
-// "re-apply" merges the drawing onto the newer version (shape.js rebase) with its new ETag, ready
-// to validate and save again. The history (GET /api/grids/{code}/history) can be previewed and a
+// Saving needs a reason: PUT /api/grids/{code} with If-Match: "<version>" when only this grid
+// changed, POST /api/grids/boundary with every changed grid and its version when neighbours moved
+// with it. When someone else saved first (412), the user's drawing is kept, the other versions
+// are drawn dashed beside it, and "re-apply" merges the drawing onto the newer versions
+// (shape.js rebase) with their new ETags, ready to validate and save again. The history (GET /api/grids/{code}/history) can be previewed and a
 // version restored (POST /api/grids/{code}/revert). Edits need a planner token (api.js).
 //
 // For the browser tests: #edit-panel carries data-code, data-version, data-validation
 // (idle | pending | valid | invalid | error) and data-save (idle | saving | saved | conflict |
-// rejected | error); window.__editor exposes the drawing.
+// rejected | error); window.__editor.state is the editor's state (state.main.mine: the drawing).
 
 import { ApiProblem, getJson, request, versionOf } from './api.js';
 import { h } from './dom.js';
 import { bounds } from './geo.js';
 import { currentLang, t } from './i18n.js';
-import { clone, fromGeometry, handles, rebase, sameShape, toGeometry } from './shape.js';
+import { clone, edgesBetween, fromGeometry, handles, rebase, sameShape, toGeometry, verticesAt } from './shape.js';
 import { createOp, OP_LAYERS, OP_SOURCES } from './ops.js';
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 const VALIDATE_DELAY_MS = 350;
-const COLOURS = { error: '#d32f2f', warning: '#f57c00', edit: '#1f5fbf', other: '#8e24aa' };
+const COLOURS = { error: '#d32f2f', warning: '#f57c00', edit: '#1f5fbf', neighbour: '#4f6d8a', other: '#8e24aa' };
 const severityColour = ['match', ['get', 'severity'], 'error', COLOURS.error, COLOURS.warning];
 
 const LAYERS = [
   { id: 'edit-other-fill', type: 'fill', source: 'edit-other', paint: { 'fill-color': COLOURS.other, 'fill-opacity': 0.08 } },
   { id: 'edit-other-line', type: 'line', source: 'edit-other', paint: { 'line-color': COLOURS.other, 'line-width': 2.5, 'line-dasharray': [2, 1.5] } },
-  { id: 'edit-fill', type: 'fill', source: 'edit-shape', paint: { 'fill-color': COLOURS.edit, 'fill-opacity': 0.12 } },
-  { id: 'edit-line', type: 'line', source: 'edit-shape', paint: { 'line-color': COLOURS.edit, 'line-width': 2.5 } },
+  { id: 'edit-fill', type: 'fill', source: 'edit-shape', filter: ['get', 'main'], paint: { 'fill-color': COLOURS.edit, 'fill-opacity': 0.12 } },
+  {
+    id: 'edit-line', type: 'line', source: 'edit-shape',
+    paint: {
+      'line-color': ['case', ['get', 'main'], COLOURS.edit, COLOURS.neighbour],
+      'line-width': ['case', ['get', 'main'], 2.5, ['get', 'changed'], 2, 1],
+    },
+  },
   {
     id: 'edit-viol-fill', type: 'fill', source: 'edit-violations', filter: ['==', ['geometry-type'], 'Polygon'],
     paint: { 'fill-color': severityColour, 'fill-opacity': 0.35 },
@@ -108,14 +118,23 @@ export function createEditView(ctx) {
   // -------------------------------------------------------------------------------------------
   // Drawing
 
+  /** The grids being edited: the chosen one first, then its neighbours. */
+  const grids = () => (st ? [st.main, ...st.neighbours] : []);
+  /** The grids whose drawing differs from the version they were loaded at. */
+  const changedGrids = () => grids().filter((g) => !sameShape(g.mine, g.base));
+
   function drawShape() {
-    const shape = st?.mine;
-    map.getSource('edit-shape').setData(shape ? feature(toGeometry(shape, st.multi)) : EMPTY);
-    map.getSource('edit-handles').setData(shape && !st.op ? handles(shape) : EMPTY);
+    const features = grids().map((g) => feature(toGeometry(g.mine, g.multi), {
+      code: g.code, main: g === st.main, changed: !sameShape(g.mine, g.base),
+    }));
+    map.getSource('edit-shape').setData({ type: 'FeatureCollection', features });
+    map.getSource('edit-handles').setData(st && !st.op ? handles(st.main.mine) : EMPTY);
   }
 
-  function drawOther(shape) {
-    map.getSource('edit-other').setData(shape ? feature(toGeometry(shape, true)) : EMPTY);
+  /** Draws other versions (a conflict's, a history entry's) dashed: a list of shapes. */
+  function drawOther(shapes) {
+    const features = (shapes ?? []).map((shape) => feature(toGeometry(shape, true)));
+    map.getSource('edit-other').setData({ type: 'FeatureCollection', features });
   }
 
   function drawViolations() {
@@ -126,12 +145,25 @@ export function createEditView(ctx) {
     if (!active || !st || st.op || e.originalEvent.button !== 0) return;
     e.preventDefault();
     const { p, r, i } = e.features[0].properties;
-    let at = i;
+    const ring = st.main.mine[p][r];
+    const targets = [];
     if (insert) {
-      at = i + 1;
-      st.mine[p][r].splice(at, 0, [e.lngLat.lng, e.lngLat.lat]);
+      // A new vertex on the edge, in this grid and in every neighbour sharing the edge.
+      const a = ring[i], b = ring[(i + 1) % ring.length];
+      const pt = [e.lngLat.lng, e.lngLat.lat];
+      for (const g of st.neighbours) {
+        for (const m of edgesBetween(g.mine, a, b)) {
+          g.mine[m.p][m.r].splice(m.at, 0, [...pt]);
+          targets.push({ g, p: m.p, r: m.r, i: m.at });
+        }
+      }
+      ring.splice(i + 1, 0, pt);
+      targets.push({ g: st.main, p, r, i: i + 1 });
+    } else {
+      for (const g of st.neighbours) for (const m of verticesAt(g.mine, ring[i])) targets.push({ g, ...m });
+      targets.push({ g: st.main, p, r, i });
     }
-    drag = { p, r, i: at };
+    drag = { targets };
     map.getCanvas().style.cursor = 'grabbing';
     map.on('mousemove', onDragMove);
     map.once('mouseup', endDrag);
@@ -140,7 +172,7 @@ export function createEditView(ctx) {
 
   function onDragMove(e) {
     if (!drag) return;
-    st.mine[drag.p][drag.r][drag.i] = [e.lngLat.lng, e.lngLat.lat];
+    for (const { g, p, r, i } of drag.targets) g.mine[p][r][i] = [e.lngLat.lng, e.lngLat.lat];
     drawShape();
   }
 
@@ -157,11 +189,14 @@ export function createEditView(ctx) {
     e.preventDefault();
     e.originalEvent.preventDefault?.();
     const { p, r, i } = e.features[0].properties;
-    const ring = st.mine[p][r];
-    if (ring.length <= 3) {
+    const ring = st.main.mine[p][r];
+    const shared = st.neighbours.flatMap((g) => verticesAt(g.mine, ring[i]).map((m) => ({ g, ...m })));
+    if (ring.length <= 3 || shared.some(({ g, p: q, r: s }) => g.mine[q][s].length <= 3)) {
       ctx.showMessage(t('edit_min_vertices'), 'error');
       return;
     }
+    // Highest index first, so the indices of the others stay right.
+    for (const { g, p: q, r: s, i: j } of shared.sort((a, b) => b.i - a.i)) g.mine[q][s].splice(j, 1);
     ring.splice(i, 1);
     drawShape();
     changed();
@@ -169,7 +204,7 @@ export function createEditView(ctx) {
 
   /** After every change of the drawing: redraw the panel and validate soon. */
   function changed() {
-    st.dirty = !sameShape(st.mine, st.base);
+    st.dirty = changedGrids().length > 0;
     if (st.saveState === 'saved') st.saveState = 'idle';
     if (!st.dirty) {
       clearTimeout(validateTimer);
@@ -188,9 +223,28 @@ export function createEditView(ctx) {
   // -------------------------------------------------------------------------------------------
   // Server calls
 
+  /**
+   * The edit as a request: PUT /api/grids/{code} of the chosen grid alone, or a boundary move
+   * of every changed grid. {op, path, method, ifMatch, json} (json without `op`; the reason only
+   * when there is one).
+   */
   function proposal() {
-    const properties = { reason: reasonEl.value.trim() };
-    return feature(toGeometry(st.mine, st.multi), properties);
+    const reason = reasonEl.value.trim();
+    const changed = changedGrids();
+    const main = st.main;
+    if (changed.length <= 1 && (!changed.length || changed[0] === main)) {
+      const f = feature(toGeometry(main.mine, main.multi), reason ? { reason } : {});
+      return {
+        op: 'reshape', method: 'PUT', path: `/api/grids/${encodeURIComponent(main.code)}`, ifMatch: main.version, json: f,
+        validate: { op: 'reshape', code: main.code, version: main.version, feature: f },
+      };
+    }
+    const fc = {
+      type: 'FeatureCollection',
+      features: changed.map((g) => feature(toGeometry(g.mine, g.multi), { code: g.code, version: g.version })),
+    };
+    const json = { ...(reason ? { reason } : {}), grids: fc };
+    return { op: 'boundary', method: 'POST', path: '/api/grids/boundary', json, validate: { op: 'boundary', ...json } };
   }
 
   async function validate() {
@@ -200,11 +254,7 @@ export function createEditView(ctx) {
     validateAbort = abort;
     const mine = st;
     try {
-      const { body: result } = await request('/api/validate', {
-        method: 'POST',
-        json: { op: 'reshape', code: mine.code, version: mine.version, feature: proposal() },
-        signal: abort.signal,
-      });
+      const { body: result } = await request('/api/validate', { method: 'POST', json: proposal().validate, signal: abort.signal });
       if (st !== mine || abort.signal.aborted) return;
       st.validation = result;
       st.validationState = result.valid ? 'valid' : 'invalid';
@@ -227,15 +277,11 @@ export function createEditView(ctx) {
       ctx.showProblem(err);
       return;
     }
-    const f = got.body;
-    const base = fromGeometry(f.geometry);
+    const main = gridOf(got);
     st = {
-      code: f.properties.code,
-      name: f.properties.name,
-      version: versionOf(got.etag) ?? f.properties.version,
-      multi: f.geometry.type === 'MultiPolygon',
-      base,
-      mine: clone(base),
+      code: main.code,
+      main,
+      neighbours: [],
       dirty: false,
       validation: null,
       validationState: 'idle',
@@ -250,12 +296,46 @@ export function createEditView(ctx) {
     drawOther(null);
     drawViolations();
     if (fit) {
-      const b = bounds(f.geometry);
+      const b = bounds(got.body.geometry);
       if (b) map.fitBounds(b, { padding: { top: 90, bottom: 60, left: 380, right: 80 }, maxZoom: 18, duration: 0 });
     }
     ctx.saveHash();
     render();
     loadHistory();
+    await loadNeighbours();
+  }
+
+  /** A grid being edited, from the answer of GET /api/grids/{code}. */
+  function gridOf(got) {
+    const f = got.body;
+    const base = fromGeometry(f.geometry);
+    return {
+      code: f.properties.code,
+      name: f.properties.name,
+      version: versionOf(got.etag) ?? f.properties.version,
+      multi: f.geometry.type === 'MultiPolygon',
+      base,
+      mine: clone(base),
+    };
+  }
+
+  /** The grids of the same community that share a vertex with the chosen one. */
+  async function loadNeighbours() {
+    const mine = st;
+    try {
+      const community = await getJson(`/api/communities/${encodeURIComponent(mine.code.slice(0, 12))}`);
+      const codes = (community.properties.children ?? []).map((c) => c.code).filter((c) => c !== mine.code);
+      const loaded = await Promise.all(codes.map(async (c) => gridOf(await request(`/api/grids/${encodeURIComponent(c)}`))));
+      if (st !== mine) return;
+      const vertices = mine.main.base.flat(2);
+      st.neighbours = loaded.filter((g) => vertices.some((v) => verticesAt(g.base, v).length));
+    } catch (err) {
+      if (st !== mine) return;
+      ctx.showProblem(err);
+    }
+    st.neighboursLoaded = true;
+    drawShape();
+    render();
   }
 
   async function loadHistory() {
@@ -289,11 +369,16 @@ export function createEditView(ctx) {
     st.saveState = 'saving';
     render();
     try {
-      const resp = await request(`/api/grids/${encodeURIComponent(mine.code)}`, { method: 'PUT', ifMatch: mine.version, json: proposal() });
-      const saved = resp.body?.grids?.features?.find((g) => g.properties.code === mine.code);
-      st.version = versionOf(resp.etag) ?? saved?.properties.version ?? st.version + 1;
-      st.base = saved ? fromGeometry(saved.geometry) : clone(st.mine);
-      st.mine = clone(st.base);
+      const edit = proposal();
+      const changed = changedGrids();
+      const resp = await request(edit.path, { method: edit.method, ifMatch: edit.ifMatch, json: edit.json });
+      for (const g of changed) {
+        const saved = resp.body?.grids?.features?.find((f) => f.properties.code === g.code);
+        const etagVersion = edit.op === 'reshape' ? versionOf(resp.etag) : null;
+        g.version = etagVersion ?? saved?.properties.version ?? g.version + 1;
+        g.base = saved?.geometry ? fromGeometry(saved.geometry) : clone(g.mine);
+        g.mine = clone(g.base);
+      }
       st.dirty = false;
       st.validation = null;
       st.validationState = 'idle';
@@ -303,7 +388,7 @@ export function createEditView(ctx) {
       drawShape();
       drawOther(null);
       drawViolations();
-      ctx.showMessage(t('edit_saved', { code: st.code, version: st.version }), 'info');
+      ctx.showMessage(t('edit_saved', { code: st.code, version: st.main.version }), 'info');
       ctx.reloadTiles();
       loadHistory();
     } catch (err) {
@@ -323,34 +408,42 @@ export function createEditView(ctx) {
     render();
   }
 
-  /** 412: someone saved first. Keep the drawing, fetch and show their version. */
+  /**
+   * 412: someone saved first. Keep the drawing; fetch the current version of every grid being
+   * edited and show those that changed (dashed).
+   */
   async function conflict(err) {
     const mine = st;
     st.saveState = 'conflict';
     try {
-      const got = await request(`/api/grids/${encodeURIComponent(mine.code)}`);
+      const fresh = await Promise.all(grids().map(async (g) => ({ g, now: gridOf(await request(`/api/grids/${encodeURIComponent(g.code)}`)) })));
       if (st !== mine) return;
-      const version = versionOf(got.etag) ?? got.body.properties.version;
-      st.conflict = { version, theirs: fromGeometry(got.body.geometry), entry: null };
-      drawOther(st.conflict.theirs);
-      ctx.showMessage(t('edit_conflict_msg', { version }), 'error');
+      const stale = fresh.filter(({ g, now }) => now.version !== g.version).map(({ g, now }) => ({ g, version: now.version, theirs: now.base }));
+      const main = stale.find((s) => s.g === st.main);
+      st.conflict = { stale, version: main?.version ?? stale[0]?.version ?? err.problem?.current_version ?? null, entry: null };
+      drawOther(stale.map((s) => s.theirs));
+      ctx.showMessage(t('edit_conflict_msg', { version: st.conflict.version ?? '?' }), 'error');
       await loadHistory();
-      if (st === mine && st.conflict) st.conflict.entry = st.history?.find((v) => v.version === version) ?? null;
+      if (st === mine && st.conflict && main) st.conflict.entry = st.history?.find((v) => v.version === main.version) ?? null;
     } catch (e) {
-      st.conflict = { version: err.problem?.current_version ?? null, theirs: null, entry: null };
+      st.conflict = { stale: [], version: err.problem?.current_version ?? null, entry: null };
       ctx.showProblem(e instanceof ApiProblem ? e : err);
     }
     render();
   }
 
-  /** Re-applies the user's drawing on top of the newer version: new base, new ETag. */
+  /** Re-applies the user's drawing on top of the newer versions: new bases, new ETags. */
   function reapply() {
     const c = st?.conflict;
-    if (!c?.theirs) return;
-    const { shape, conflicts } = rebase(st.base, st.mine, c.theirs);
-    st.base = c.theirs;
-    st.version = c.version;
-    st.mine = shape;
+    if (!c) return;
+    let conflicts = 0;
+    for (const { g, version, theirs } of c.stale) {
+      const merged = rebase(g.base, g.mine, theirs);
+      conflicts += merged.conflicts;
+      g.base = theirs;
+      g.version = version;
+      g.mine = merged.shape;
+    }
     st.conflict = null;
     st.saveState = 'idle';
     drawOther(null);
@@ -365,11 +458,11 @@ export function createEditView(ctx) {
     const mine = st;
     try {
       const resp = await request(`/api/grids/${encodeURIComponent(mine.code)}/revert`, {
-        method: 'POST', ifMatch: mine.version, json: { version, reason },
+        method: 'POST', ifMatch: mine.main.version, json: { version, reason },
       });
       reasonEl.value = '';
       await select(mine.code, { fit: false });
-      ctx.showMessage(t('edit_reverted', { code: mine.code, version, now: versionOf(resp.etag) ?? st?.version }), 'info');
+      ctx.showMessage(t('edit_reverted', { code: mine.code, version, now: versionOf(resp.etag) ?? st?.main.version }), 'info');
       ctx.reloadTiles();
     } catch (err) {
       if (err.status === 412) {
@@ -436,7 +529,7 @@ export function createEditView(ctx) {
       h('p', {}, t('edit_conflict_text', { version: c.version ?? '?' })),
       e ? h('p', { class: 'muted' }, t('edit_conflict_by', { who: e.changed_by ?? '?', reason: e.reason ?? '' })) : null,
       h('div', { class: 'buttons' },
-        h('button', { type: 'button', id: 'edit-reapply', onclick: reapply, disabled: !c.theirs }, t('edit_reapply', { version: c.version ?? '?' })),
+        h('button', { type: 'button', id: 'edit-reapply', onclick: reapply, disabled: !c.stale.length }, t('edit_reapply', { version: c.version ?? '?' })),
         h('button', { type: 'button', id: 'edit-discard', onclick: () => select(st.code, { fit: false }) }, t('edit_discard'))));
   }
 
@@ -449,15 +542,15 @@ export function createEditView(ctx) {
         h('div', {}, h('strong', {}, `v${v.version}`), ' ', h('span', { class: 'muted' }, `${when(v.valid_from)} · ${v.changed_by ?? ''}`)),
         v.reason ? h('div', { class: 'reason' }, v.reason) : null,
         h('div', { class: 'buttons' },
-          v.geometry ? h('button', { type: 'button', class: 'small', onclick: () => drawOther(fromGeometry(v.geometry)) }, t('edit_preview')) : null,
-          v.version === st.version
+          v.geometry ? h('button', { type: 'button', class: 'small', onclick: () => drawOther([fromGeometry(v.geometry)]) }, t('edit_preview')) : null,
+          v.version === st.main.version
             ? h('span', { class: 'muted small' }, t('edit_current'))
             : h('button', { type: 'button', class: 'small', onclick: () => revert(v.version) }, t('edit_revert'))))));
   }
 
   function render() {
     panel.dataset.code = st?.code ?? '';
-    panel.dataset.version = st ? String(st.version) : '';
+    panel.dataset.version = st ? String(st.main.version) : '';
     panel.dataset.validation = st?.validationState ?? 'idle';
     panel.dataset.save = st?.saveState ?? 'idle';
     panel.dataset.dirty = st?.dirty ? 'true' : 'false';
@@ -469,8 +562,9 @@ export function createEditView(ctx) {
       return;
     }
     body.replaceChildren(...[
-      h('p', { class: 'kicker' }, t('level_grid'), ' ', h('code', { 'data-field': 'code' }, st.code), ` · v${st.version}`),
-      h('h2', { 'data-field': 'name' }, st.name ?? st.code),
+      h('p', { class: 'kicker' }, t('level_grid'), ' ', h('code', { 'data-field': 'code' }, st.code), ` · v${st.main.version}`),
+      h('h2', { 'data-field': 'name' }, st.main.name ?? st.code),
+      st.neighboursLoaded ? h('p', { class: 'muted small', 'data-field': 'neighbours' }, t('edit_neighbours', { n: st.neighbours.length, changed: changedGrids().filter((g) => g !== st.main).length })) : null,
       h('div', { class: 'buttons' },
         h('button', { type: 'button', id: 'edit-reset', class: 'small', disabled: !st.dirty || Boolean(st.op), onclick: resetDrawing }, t('edit_reset')),
         h('button', { type: 'button', id: 'edit-split', class: 'small', disabled: st.dirty || Boolean(st.op), onclick: () => startOp('split') }, t('op_split')),
@@ -490,7 +584,7 @@ export function createEditView(ctx) {
   function startOp(kind) {
     if (!st || st.dirty) return;
     const mine = st;
-    st.op = createOp(kind, { code: st.code, version: st.version, name: st.name }, {
+    st.op = createOp(kind, { code: st.code, version: st.main.version, name: st.main.name }, {
       map, ctx,
       reason: () => reasonEl.value.trim(),
       needReason,
@@ -524,7 +618,7 @@ export function createEditView(ctx) {
   }
 
   function resetDrawing() {
-    st.mine = clone(st.base);
+    for (const g of grids()) g.mine = clone(g.base);
     drawShape();
     changed();
   }

@@ -54,7 +54,7 @@ export function createOp(kind, grid, hooks) {
   }
 
   function body() {
-    const base = { reason: hooks.reason() || '-' };
+    const base = hooks.reason() ? { reason: hooks.reason() } : {};
     if (kind === 'split') return { ...base, op: 'split', code: grid.code, version: op.grids[0].version, line: { type: 'LineString', coordinates: op.line } };
     return { ...base, op: 'merge', grids: op.grids.map(({ code, version }) => ({ code, version })) };
   }

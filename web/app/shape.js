@@ -74,3 +74,28 @@ export function handles(shape) {
   })));
   return { type: 'FeatureCollection', features };
 }
+
+const EPS = 1e-9;
+const near = (a, b) => Math.abs(a[0] - b[0]) <= EPS && Math.abs(a[1] - b[1]) <= EPS;
+
+/** Every vertex of `shape` at `pt` (a neighbour's copy of a shared vertex): [{p, r, i}]. */
+export function verticesAt(shape, pt) {
+  const found = [];
+  shape.forEach((rings, p) => rings.forEach((ring, r) => ring.forEach((v, i) => {
+    if (near(v, pt)) found.push({ p, r, i });
+  })));
+  return found;
+}
+
+/**
+ * Every edge of `shape` joining `a` and `b` (in either direction: a neighbour runs a shared
+ * edge the other way): [{p, r, at}], where `at` is the index a vertex between them is inserted at.
+ */
+export function edgesBetween(shape, a, b) {
+  const found = [];
+  shape.forEach((rings, p) => rings.forEach((ring, r) => ring.forEach((v, j) => {
+    const w = ring[(j + 1) % ring.length];
+    if ((near(v, a) && near(w, b)) || (near(v, b) && near(w, a))) found.push({ p, r, at: j + 1 });
+  })));
+  return found;
+}
