@@ -20,6 +20,13 @@
 //! Bursts of changes cost one reload, not one each: notices that arrive while a reload runs
 //! wait in a queue, and the queue is drained before the next reload starts.
 //!
+//! An edit made by this instance publishes its own snapshot (the current one plus the edit, see
+//! `crate::api::edit`) with the edit's change number, so the notice of that change finds it
+//! already applied and costs no reload; other instances' edits are reloaded as before. Edits and
+//! reloads both publish under [`Live::lock_writes`], one at a time: a reload never overwrites a
+//! newer edit, and a reload that finds its change already applied (by an edit that published
+//! while it waited) is skipped.
+//!
 //! This module knows the store and the index, never HTTP.
 
 use std::future::Future;
@@ -50,9 +57,8 @@ pub enum SyncError {
 /// does not number its changes).
 pub async fn start(store: &dyn Store) -> Result<(Live, Option<ChangeSeq>), SyncError> {
     let started = Instant::now();
-    let (data, seq) = store.load_with_seq().await?;
-    let loaded = started.elapsed();
-    let snapshot = Snapshot::build_blocking(data, 1).await?;
+    let (snapshot, loaded) = load_snapshot(store, 1).await?;
+    let seq = snapshot.change_seq;
     info!(
         load_ms = loaded.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
@@ -61,6 +67,22 @@ pub async fn start(store: &dyn Store) -> Result<(Live, Option<ChangeSeq>), SyncE
         "first snapshot built"
     );
     Ok((Live::new(snapshot), seq))
+}
+
+/// Loads the current dataset and the ended grid versions (for as-of reads) from `store` and
+/// builds a snapshot of them (on a blocking thread) with generation `generation` and the
+/// number of the last change it includes. Also returns how long the store took.
+///
+/// The dataset and the history are two reads: a change committed between them may show in the
+/// history but not the dataset; its notice triggers the next reload, which sets both right.
+pub async fn load_snapshot(store: &dyn Store, generation: u64) -> Result<(Snapshot, Duration), SyncError> {
+    let started = Instant::now();
+    let (data, seq) = store.load_with_seq().await?;
+    let ended = store.ended_grid_versions().await?;
+    let loaded = started.elapsed();
+    let mut snapshot = Snapshot::build_blocking(data, generation).await?.with_history(ended);
+    snapshot.change_seq = seq;
+    Ok((snapshot, loaded))
 }
 
 /// Follows the changes of `store` until `shutdown` resolves, publishing a new snapshot in
@@ -154,39 +176,56 @@ impl Follower {
                 return;
             }
         };
-        if self.applied.is_none_or(|a| seq > a) {
+        if self.applied_seq().is_none_or(|a| seq > a) {
             self.wanted = Some(self.wanted.map_or(seq, |w| w.max(seq)));
         }
+    }
+
+    /// The last change applied: by a reload of this follower, or by an edit of this instance
+    /// that published its own snapshot.
+    fn applied_seq(&self) -> Option<ChangeSeq> {
+        self.applied.max(self.live.load().change_seq)
     }
 
     /// Loads, builds and publishes a new snapshot. `false` when the store could not be read
     /// (to be retried); `true` otherwise, including when the data could not be indexed, which
     /// retrying would not fix (that is logged, and the old snapshot stays).
     async fn reload(&mut self) -> bool {
+        // Held until the snapshot is published: no edit publishes in between (see module docs).
+        let _writing = self.live.lock_writes().await;
+        if let (Some(wanted), Some(applied)) = (self.wanted, self.applied_seq()) {
+            if wanted <= applied {
+                // An edit of this instance published that change while we waited.
+                self.applied = Some(applied);
+                self.wanted = None;
+                return true;
+            }
+        }
         let started = Instant::now();
-        let (data, seq) = match self.store.load_with_seq().await {
+        let generation = self.live.load().generation + 1;
+        let (snapshot, loaded) = match load_snapshot(&*self.store, generation).await {
             Ok(loaded) => loaded,
-            Err(e) => {
+            Err(SyncError::Store(e)) => {
                 warn!(error = %e, retry_ms = self.retry.as_millis() as u64, "reload failed; will retry");
                 return false;
             }
-        };
-        let loaded = started.elapsed();
-        let applied = seq.or(self.wanted);
-        let generation = self.live.load().generation + 1;
-        match Snapshot::build_blocking(data, generation).await {
-            Ok(snapshot) => {
-                self.live.publish(snapshot);
-                info!(
-                    generation,
-                    change = ?applied,
-                    load_ms = loaded.as_millis() as u64,
-                    total_ms = started.elapsed().as_millis() as u64,
-                    "published a new snapshot"
-                );
+            Err(SyncError::Index(e)) => {
+                error!(error = %e, change = ?self.wanted, "the new data cannot be indexed; keeping the old snapshot");
+                self.applied = self.wanted;
+                self.wanted = None;
+                self.retry = RETRY_MIN;
+                return true;
             }
-            Err(e) => error!(error = %e, change = ?applied, "the new data cannot be indexed; keeping the old snapshot"),
-        }
+        };
+        let applied = snapshot.change_seq.or(self.wanted);
+        self.live.publish(snapshot);
+        info!(
+            generation,
+            change = ?applied,
+            load_ms = loaded.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "published a new snapshot"
+        );
         self.applied = applied;
         self.wanted = self.wanted.filter(|&w| applied.is_some_and(|a| w > a));
         self.retry = RETRY_MIN;

@@ -107,6 +107,12 @@ impl From<StoreError> for ApiError {
                 "the database is unavailable; reads are served from the last snapshot, writes must be retried later",
             ),
             StoreError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-data", m),
+            // Edits answer this with the ETag of the current version too (api::edit::Refusal).
+            StoreError::Conflict { ref code, current_version } => {
+                ApiError::new(StatusCode::PRECONDITION_FAILED, "stale-version", e.to_string())
+                    .with("code", code.to_string())
+                    .with("current_version", current_version.map_or(Value::Null, Value::from))
+            }
             other => ApiError::internal(other.to_string()),
         }
     }

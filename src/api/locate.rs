@@ -25,9 +25,12 @@ fn region_ref(r: Option<&Region>) -> Value {
 /// `GET /api/locate?lon=..&lat=..[&crs=gcj02]`: the grid, community and subdistrict of a point
 /// and the grid's staff (roles only, unless the caller may see personal data).
 pub async fn locate_one(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
-    params.only(&["lon", "lat", "crs"])?;
+    params.only(&["lon", "lat", "crs", "at"])?;
     let (lon, lat) = params.point()?;
     let snap = state.live.load();
+    if let Some(at) = params.instant("at")? {
+        return Ok(Json(locate_at(&state, &snap, lon, lat, at)));
+    }
     let hit = snap.locate(lon, lat);
     let d = &snap.data;
     let grid = hit.map(|h| &d.grids[h.grid]);
@@ -43,6 +46,29 @@ pub async fn locate_one(State(state): State<AppState>, params: Params) -> Result
         "subdistrict": region_ref(subdistrict),
         "staff": staff,
     })))
+}
+
+/// `GET /api/locate?...&at=<RFC 3339>`: the grid version that held the point at that instant
+/// (with its `version`, `valid_from` and `valid_to`). Staff are listed only when that version
+/// is the current one: who served a grid in the past is not recorded.
+fn locate_at(state: &AppState, snap: &Snapshot, lon: f64, lat: f64, at: chrono::DateTime<chrono::Utc>) -> Value {
+    let hit = snap.locate_at(lon, lat, at);
+    let grid = hit.map_or(Value::Null, |h| {
+        json!({"code": h.grid.code, "name": h.grid.name, "version": h.grid.version,
+               "valid_from": h.grid.valid_from, "valid_to": h.grid.valid_to})
+    });
+    let staff: Vec<Value> = hit
+        .filter(|h| h.current)
+        .map(|h| snap.staff_of_grid(&h.grid.code).map(|s| staff_json(s, state.personal_data_allowed())).collect())
+        .unwrap_or_default();
+    json!({
+        "point": [lon, lat],
+        "at": at,
+        "grid": grid,
+        "community": region_ref(hit.and_then(|h| h.community)),
+        "subdistrict": region_ref(hit.and_then(|h| h.subdistrict)),
+        "staff": staff,
+    })
 }
 
 /// One input point of a batch: a valid `(lon, lat)` or the reason it is not.

@@ -19,6 +19,7 @@ use crate::index::Live;
 use crate::model::Staff;
 use crate::store::Store;
 
+pub mod edit;
 pub mod error;
 pub mod geocode;
 pub mod layers;
@@ -123,13 +124,14 @@ pub fn router(state: AppState) -> Router {
             "/api/locate",
             get(locate::locate_one).post(locate::locate_batch).layer(DefaultBodyLimit::max(batch_limit)),
         )
-        .route("/api/grids/{code}", get(regions::grid))
+        .route("/api/grids/{code}", get(regions::grid).put(edit::put_grid))
         .route("/api/communities/{code}", get(regions::community))
         .route("/api/subdistricts/{code}", get(regions::subdistrict))
         .route("/api/layers/{layer}", get(layers::layer))
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi::openapi_json));
-    api.merge(geocode::routes())
+    api.merge(edit::routes())
+        .merge(geocode::routes())
         .merge(reach::routes())
         .merge(tiles::routes())
         .merge(web::routes())

@@ -52,9 +52,21 @@ fn region_path(level: &str, digits: &str) -> Value {
 /// The OpenAPI document.
 pub fn document() -> Value {
     let mut doc = core_document();
-    for extra in [super::geocode::openapi_paths(), super::reach::openapi_paths(), super::tiles::openapi_paths()] {
+    for extra in [
+        super::geocode::openapi_paths(),
+        super::reach::openapi_paths(),
+        super::tiles::openapi_paths(),
+        super::edit::openapi_paths(),
+    ] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), extra) {
             paths.extend(more);
+        }
+    }
+    // Edits and as-of reads on existing paths.
+    doc["paths"]["/api/grids/{code}"]["put"] = super::edit::openapi_put_grid();
+    for (path, method) in [("/api/grids/{code}", "get"), ("/api/locate", "get")] {
+        if let Some(params) = doc["paths"][path][method]["parameters"].as_array_mut() {
+            params.push(super::edit::at_param());
         }
     }
     doc

@@ -72,6 +72,17 @@ impl Params {
         }
     }
 
+    /// An optional instant in RFC 3339 (`2026-01-01T00:00:00Z`, `2026-01-01T08:00:00+08:00`).
+    pub fn instant(&self, key: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        let Some(raw) = self.get(key) else { return Ok(None) };
+        chrono::DateTime::parse_from_rfc3339(raw.trim()).map(|t| Some(t.to_utc())).map_err(|e| {
+            ApiError::bad_request(
+                "invalid-parameter",
+                format!("`{key}`={raw:?} is not an RFC 3339 instant such as 2026-01-01T00:00:00Z ({e})"),
+            )
+        })
+    }
+
     /// `lon` and `lat`, range-checked, converted from `crs` to WGS84.
     pub fn point(&self) -> Result<(f64, f64), ApiError> {
         let (lon, lat) = (self.f64("lon")?, self.f64("lat")?);

@@ -209,6 +209,16 @@ impl GridLocator {
         self.tree.locate_all_at_point(&[x, y]).map(|e| e.data).filter(|&g| claims(&self.edges[g as usize], x, y)).min()
     }
 
+    /// Regions whose envelope contains `(x, y)`, unordered (candidates for [`GridLocator::claims`]).
+    pub fn envelopes_at(&self, x: f64, y: f64) -> impl Iterator<Item = u32> + '_ {
+        self.tree.locate_all_at_point(&[x, y]).map(|e| e.data)
+    }
+
+    /// Whether region `i` claims `(x, y)` under the boundary rule.
+    pub fn claims(&self, i: u32, x: f64, y: f64) -> bool {
+        self.edges.get(i as usize).is_some_and(|e| claims(e, x, y))
+    }
+
     /// The reference answer: every region in index order. For tests.
     pub fn locate_brute_force(&self, x: f64, y: f64) -> Option<u32> {
         (0..self.edges.len() as u32).find(|&g| claims(&self.edges[g as usize], x, y))

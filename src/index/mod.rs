@@ -7,7 +7,7 @@
 //!
 //! Coordinates in this module are EPSG:4326 degrees unless a name says `_m` (local metres).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -18,9 +18,12 @@ use rstar::{RTree, AABB};
 
 use crate::model::{Code, Dataset, LayerKind, Level, LocalProjection, Region, Staff};
 
+pub mod history;
 pub mod locate;
 pub mod pip;
+pub mod versions;
 
+pub use history::History;
 pub use locate::GridLocator;
 
 /// Why a dataset cannot be indexed.
@@ -52,6 +55,13 @@ pub struct Snapshot {
     pub data: Dataset,
     /// Increases by one with every published snapshot.
     pub generation: u64,
+    /// The number of the last store change this snapshot includes, for stores that number
+    /// their changes (see `crate::sync`); `None` otherwise.
+    pub change_seq: Option<i64>,
+    /// Ended grid versions, for as-of reads (empty unless set with [`Snapshot::with_history`]).
+    history: History,
+    /// Every grid code current or in `history`: codes never to be given out again.
+    used_grid_codes: BTreeSet<Code>,
     pub built_at: DateTime<Utc>,
     /// Local metric projection centred on the data.
     pub projection: LocalProjection,
@@ -181,6 +191,7 @@ impl Snapshot {
             .map_or((0.0, 0.0), |r| (r.center().x, r.center().y));
 
         let projection = LocalProjection::new(centre.0, centre.1);
+        let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
         let gazetteer = crate::address::Gazetteer::build(&data);
         let reach = crate::reach::ReachIndex::build(&data, &projection);
         Ok(Snapshot {
@@ -203,8 +214,30 @@ impl Snapshot {
             staff_by_grid,
             data,
             generation,
+            change_seq: None,
+            history: History::empty(),
+            used_grid_codes,
             built_at: Utc::now(),
         })
+    }
+
+    /// This snapshot with `ended` (every ended grid version, as
+    /// `Store::ended_grid_versions` gives them) as its history for as-of reads.
+    pub fn with_history(mut self, ended: Vec<Region>) -> Snapshot {
+        self.history = History::new(ended);
+        self.used_grid_codes = self.data.grids.iter().map(|g| g.code.clone()).collect();
+        self.used_grid_codes.extend(self.history.codes());
+        self
+    }
+
+    /// The ended grid versions.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Every grid code current or ended: a new grid never gets one of these.
+    pub fn used_grid_codes(&self) -> &BTreeSet<Code> {
+        &self.used_grid_codes
     }
 
     /// [`Snapshot::build`] on tokio's blocking pool.
@@ -329,14 +362,26 @@ impl Snapshot {
 }
 
 /// The published snapshot, swapped whole.
+///
+/// Whoever publishes a snapshot derived from the current one (an edit) or from the store (the
+/// sync loop's reload) first takes [`Live::lock_writes`], so that publications happen one at a
+/// time and in order: a reload that read the store before an edit committed cannot overwrite
+/// the snapshot holding that edit.
 #[derive(Clone)]
 pub struct Live {
     current: Arc<ArcSwap<Snapshot>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Live {
     pub fn new(snapshot: Snapshot) -> Live {
-        Live { current: Arc::new(ArcSwap::from_pointee(snapshot)) }
+        Live { current: Arc::new(ArcSwap::from_pointee(snapshot)), writer: Arc::new(tokio::sync::Mutex::new(())) }
+    }
+
+    /// Waits for, and holds until dropped, the right to derive and publish the next snapshot.
+    /// Readers never take it.
+    pub async fn lock_writes(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writer.clone().lock_owned().await
     }
 
     /// The current snapshot; hold the `Arc` for a consistent view.

@@ -36,9 +36,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::wkb::{self, SRID_WGS84};
-use super::{Store, StoreError};
+use super::{Committed, GridEdit, GridVersion, Store, StoreError};
 use crate::model::geojson::Feature;
-use crate::model::{Dataset, DistrictInfo, LayerKind, Staff};
+use crate::model::{Code, Dataset, DistrictInfo, LayerKind, Region, Staff};
 
 /// `PRAGMA application_id` of a GeoPackage: the ASCII bytes "GPKG".
 const GPKG_APPLICATION_ID: i64 = 0x4750_4B47;
@@ -362,6 +362,7 @@ impl GpkgStore {
             .map_err(|e| file_err(format!("cannot open as SQLite: {e}")))?;
         let store = GpkgStore { pool, path: path.to_path_buf() };
         store.ensure_schema().await?;
+        store.ensure_edit_columns().await?;
         Ok(store)
     }
 
@@ -702,6 +703,189 @@ impl Store for GpkgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn commit_grid_edit(&self, edit: &GridEdit) -> Result<Committed, StoreError> {
+        self.commit_edit(edit).await
+    }
+
+    async fn grid_history(&self, code: &Code) -> Result<Vec<GridVersion>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_grid_versions(&mut conn, "code = ?", Some(code.as_str())).await
+    }
+
+    async fn ended_grid_versions(&self) -> Result<Vec<Region>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let versions = read_grid_versions(&mut conn, "valid_to IS NOT NULL", None).await?;
+        Ok(versions.into_iter().map(|v| v.region).collect())
+    }
+
+    async fn grid_codes_ever(&self) -> Result<BTreeSet<Code>, StoreError> {
+        let codes: Vec<String> = sqlx::query_scalar("SELECT DISTINCT code FROM grids").fetch_all(&self.pool).await?;
+        codes.iter().map(|c| Code::parse(c).map_err(|e| edit_corrupt(c, e.to_string()))).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grid edits and history (the edit API's part of this store)
+//
+// Who changed a version and why are two extra columns of the `grids` table, `changed_by` and
+// `reason` (NULL for imported versions), added to files made before edits existed. They are not
+// GeoJSON properties of a region, so `replace_all`/`load` neither write nor read them. The file
+// has no separate code registry: a code is registered when any version of it is stored (every
+// version is kept), and retired when none of its versions is current.
+// ---------------------------------------------------------------------------------------------
+
+/// The columns an edit adds to `grids`.
+const EDIT_COLUMNS: [&str; 2] = ["changed_by", "reason"];
+
+fn edit_corrupt(key: &str, message: String) -> StoreError {
+    StoreError::Corrupt { layer: GRIDS.name.into(), id: key.into(), message }
+}
+
+impl GpkgStore {
+    /// Adds [`EDIT_COLUMNS`] to `grids` when the file predates them.
+    async fn ensure_edit_columns(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query("PRAGMA table_info(\"grids\")").fetch_all(&mut *conn).await?;
+        let have: BTreeSet<String> = rows.iter().filter_map(|r| r.try_get::<String, _>("name").ok()).collect();
+        for column in EDIT_COLUMNS.iter().filter(|c| !have.contains(**c)) {
+            sqlx::query(&format!("ALTER TABLE \"grids\" ADD COLUMN \"{column}\" TEXT")).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::commit_grid_edit`]: one `BEGIN IMMEDIATE` transaction (SQLite's write lock, taken
+    /// before the version check so no other writer can slip in between); dropping it on any
+    /// error rolls everything back.
+    async fn commit_edit(&self, e: &GridEdit) -> Result<Committed, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut current = std::collections::HashMap::new();
+        let mut registered = BTreeSet::new();
+        for code in super::touched_codes(e) {
+            let rows = sqlx::query("SELECT version, valid_to IS NULL AS current, valid_from FROM grids WHERE code = ?")
+                .bind(code.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+            if !rows.is_empty() {
+                registered.insert(code.clone());
+            }
+            for row in rows.iter().filter(|r| r.try_get::<bool, _>("current").unwrap_or(false)) {
+                let version: i64 = row.try_get("version")?;
+                let from: String = row.try_get("valid_from")?;
+                let valid_from = from.parse().map_err(|e| edit_corrupt(code.as_str(), format!("valid_from: {e}")))?;
+                let version = u32::try_from(version).map_err(|_| edit_corrupt(code.as_str(), "version".into()))?;
+                current.insert(code.clone(), super::CurrentVersion { version, valid_from });
+            }
+        }
+        let at = super::check_grid_edit(e, &current, &registered)?;
+        let at_text = gpkg_datetime(at);
+        for (code, _) in &e.retire {
+            sqlx::query("UPDATE grids SET valid_to = ? WHERE code = ? AND valid_to IS NULL")
+                .bind(&at_text)
+                .bind(code.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let next_fid: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(fid), 0) + 1 FROM grids").fetch_one(&mut *tx).await?;
+        let mut names = GRIDS.column_names();
+        names.extend(EDIT_COLUMNS);
+        let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        let sql = format!("INSERT INTO grids ({}) VALUES ({})", quoted.join(", "), vec!["?"; names.len()].join(", "));
+        let mut extent: Option<[f64; 4]> = None;
+        for (i, r) in e.write.iter().enumerate() {
+            let mut version = r.clone();
+            version.valid_from = at;
+            let feature = version.to_feature();
+            let invalid = |m: String| StoreError::Invalid(format!("grids {}: {m}", r.code));
+            let geometry = feature.geometry.as_ref().ok_or_else(|| invalid("no geometry".into()))?;
+            if let Some([x0, x1, y0, y1]) = wkb::envelope(geometry) {
+                extent =
+                    Some(extent.map_or([x0, x1, y0, y1], |[a, b, c, d]| [a.min(x0), b.max(x1), c.min(y0), d.max(y1)]));
+            }
+            let mut q = sqlx::query(&sql).bind(next_fid + i as i64).bind(wkb::to_gpkg_blob(geometry, SRID_WGS84));
+            for col in GRIDS.columns {
+                q = match to_column(col, feature.properties.get(col.0)).map_err(invalid)? {
+                    Bound::Text(v) => q.bind(v),
+                    Bound::Int(v) => q.bind(v),
+                };
+            }
+            q.bind(&e.changed_by).bind(&e.reason).execute(&mut *tx).await.map_err(|err| {
+                match err.as_database_error() {
+                    Some(d) if d.kind() != sqlx::error::ErrorKind::Other => invalid(d.message().to_string()),
+                    _ => StoreError::Database(err),
+                }
+            })?;
+        }
+        if let Some([x0, x1, y0, y1]) = extent {
+            sqlx::query(
+                "UPDATE gpkg_contents
+                 SET min_x = min(coalesce(min_x, ?1), ?1), max_x = max(coalesce(max_x, ?2), ?2),
+                     min_y = min(coalesce(min_y, ?3), ?3), max_y = max(coalesce(max_y, ?4), ?4),
+                     last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE table_name = 'grids'",
+            )
+            .bind(x0)
+            .bind(x1)
+            .bind(y0)
+            .bind(y1)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for person in &e.staff {
+            let props = properties(person)?;
+            let sets: Vec<String> = STAFF.columns.iter().skip(1).map(|c| format!("\"{}\" = ?", c.0)).collect();
+            let sql = format!("UPDATE staff SET {} WHERE id = ?", sets.join(", "));
+            let mut q = sqlx::query(&sql);
+            for col in STAFF.columns.iter().skip(1) {
+                let invalid = |m: String| StoreError::Invalid(format!("staff {}: {m}", person.id));
+                q = match to_column(col, props.get(col.0)).map_err(invalid)? {
+                    Bound::Text(v) => q.bind(v),
+                    Bound::Int(v) => q.bind(v),
+                };
+            }
+            let done = q.bind(i64::from(person.id)).execute(&mut *tx).await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Invalid(format!("staff {} does not exist", person.id)));
+            }
+        }
+        tx.commit().await?;
+        Ok(Committed { at, seq: None, previous: None })
+    }
+}
+
+/// Grid versions matching `filter` (SQL over the `grids` columns, with at most one `?` bound
+/// to `bind`), in code and version order, with who made them and why.
+async fn read_grid_versions(
+    conn: &mut SqliteConnection,
+    filter: &str,
+    bind: Option<&str>,
+) -> Result<Vec<GridVersion>, StoreError> {
+    let mut names = GRIDS.column_names();
+    names.extend(EDIT_COLUMNS);
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    let sql = format!("SELECT {} FROM grids WHERE {filter} ORDER BY code, version", quoted.join(", "));
+    let mut q = sqlx::query(&sql);
+    if let Some(b) = bind {
+        q = q.bind(b);
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let fid: i64 = row.try_get(0)?;
+        let corrupt = |m: String| edit_corrupt(&format!("fid {fid}"), m);
+        let blob: Vec<u8> = row.try_get(1)?;
+        let geometry = wkb::from_gpkg_blob(&blob).map_err(|e| corrupt(e.to_string()))?.geometry;
+        let mut properties = Map::new();
+        for (i, col) in GRIDS.columns.iter().enumerate() {
+            properties.insert(col.0.to_string(), from_column(row, 2 + i, col).map_err(corrupt)?);
+        }
+        let feature = Feature { id: None, geometry: Some(geometry), properties };
+        let region = Region::from_feature(&feature).map_err(|e| corrupt(e.to_string()))?;
+        let extra = 2 + GRIDS.columns.len();
+        out.push(GridVersion { region, changed_by: row.try_get(extra)?, reason: row.try_get(extra + 1)? });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

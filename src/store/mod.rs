@@ -6,13 +6,19 @@
 //! * [`seed`]: the default Karamay dataset compiled into the binary.
 //! * [`transfer`]: `gridmap import` / `export`: GeoJSON and GeoPackage in and out of a store.
 //!
-//! Stores deal in whole [`Dataset`]s and know nothing of indexes or HTTP. A store that other
+//! Stores deal in whole [`Dataset`]s and know nothing of indexes or HTTP. Grid edits are the one
+//! exception to "whole": [`Store::commit_grid_edit`] writes one planned edit ([`GridEdit`]) in
+//! one transaction, and the history of grids can be read back ([`Store::grid_history`],
+//! [`Store::ended_grid_versions`], [`Store::grid_codes_ever`]). A store that other
 //! processes write (PostGIS, shared by several gridmap instances) also offers a [`ChangeFeed`]
 //! and numbers its changes, so that a server can follow it (see `crate::sync`).
 
-use async_trait::async_trait;
+use std::collections::BTreeSet;
 
-use crate::model::Dataset;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::{Code, Dataset, Region, Staff};
 
 pub mod files;
 pub mod gpkg;
@@ -41,6 +47,75 @@ pub enum StoreError {
     /// Nothing has been written yet: the caller may seed or import a dataset.
     #[error("{0}")]
     Empty(String),
+    /// An edit was planned against a version of a grid that is no longer current (another
+    /// edit committed first). `current_version` is `None` when the grid has no current version
+    /// any more (it was split or merged away) or never had one.
+    #[error("grid {code} is no longer at the version the edit was made against (current version: {})",
+            current_version.map_or("none".to_string(), |v| v.to_string()))]
+    Conflict { code: Code, current_version: Option<u32> },
+}
+
+/// One planned grid edit, as a store writes it (built from an `edit::Plan` by the API).
+///
+/// Committing it, in one transaction: every `(code, version)` of `retire` must still be the
+/// current version of its grid, else [`StoreError::Conflict`] and nothing is written; then those
+/// versions end (`valid_to` = the commit instant), every region of `write` is inserted as the
+/// new current version of its code (its `valid_from` is replaced by the commit instant, its
+/// `valid_to` must be `None`), codes first seen are registered, `retired_codes` are marked
+/// retired, and every person of `staff` gets exactly the grid list given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridEdit {
+    /// Current versions that end: (code, version).
+    pub retire: Vec<(Code, u32)>,
+    /// New current versions: version `v + 1` of a retired `(code, v)`, or version 1 of a code
+    /// never used before.
+    pub write: Vec<Region>,
+    /// Codes that end with no successor (sources of a split or merge); each must be in `retire`.
+    pub retired_codes: Vec<Code>,
+    /// Staff whose grid lists change, as their full new records.
+    pub staff: Vec<Staff>,
+    /// Who made the edit (`crate::auth::Caller::name`), recorded with every version written.
+    pub changed_by: String,
+    /// Why, in the editor's words (1-500 characters), recorded with every version written.
+    pub reason: String,
+}
+
+/// What [`Store::commit_grid_edit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The instant the edit took effect: `valid_to` of the ended versions, `valid_from` of the
+    /// new ones. Microsecond precision (what PostgreSQL keeps), and always later than the
+    /// `valid_from` of every version it ends.
+    pub at: DateTime<Utc>,
+    /// The change number of the edit, for stores that number their changes.
+    pub seq: Option<ChangeSeq>,
+    /// The change committed just before this one (read under the write lock). When it is the
+    /// change the caller's snapshot includes, snapshot + edit is exactly the store's new state;
+    /// otherwise another process committed in between and the caller must reload.
+    pub previous: Option<ChangeSeq>,
+}
+
+/// One version of a grid with who made it and why (`None` for imported versions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridVersion {
+    pub region: Region,
+    pub changed_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The latest instant at or before `t` that a store keeps exactly (PostgreSQL: microseconds).
+pub fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = t.timestamp_subsec_nanos();
+    t - chrono::Duration::nanoseconds(i64::from(nanos % 1_000))
+}
+
+/// The instant an edit commits at: now, but always after the `valid_from` of every version it
+/// ends (two edits within one microsecond, or a clock that stepped back, must not make an empty
+/// or negative validity interval).
+pub fn commit_instant(ended_valid_from: impl IntoIterator<Item = DateTime<Utc>>) -> DateTime<Utc> {
+    let now = to_micros(Utc::now());
+    let floor = ended_valid_from.into_iter().max().map(|t| to_micros(t) + chrono::Duration::microseconds(1));
+    floor.map_or(now, |f| now.max(f))
 }
 
 /// The sequence number of a committed change in a store that numbers them (PostGIS's
@@ -94,9 +169,118 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Commits one grid edit in one transaction, all or nothing (see [`GridEdit`]). Writers are
+    /// serialised (PostGIS: the write lock; GeoPackage: an immediate SQLite transaction), so the
+    /// version check and the writes see no other writer in between. [`StoreError::Conflict`]
+    /// when a version to retire is no longer current, or a new code is already registered.
+    async fn commit_grid_edit(&self, edit: &GridEdit) -> Result<Committed, StoreError>;
+
+    /// Every version of grid `code`, oldest first, with who made it and why; empty for a code
+    /// never used.
+    async fn grid_history(&self, code: &Code) -> Result<Vec<GridVersion>, StoreError>;
+
+    /// Every grid version that has ended (`valid_to` set), in code and version order: with
+    /// [`Store::load`]'s current grids, everything an as-of read needs.
+    async fn ended_grid_versions(&self) -> Result<Vec<Region>, StoreError>;
+
+    /// Every grid code ever registered, current or retired (a retired code is never given out
+    /// again).
+    async fn grid_codes_ever(&self) -> Result<BTreeSet<Code>, StoreError>;
+
     /// A feed of changes made by other processes, for stores that several processes share;
     /// `None` (the default) for a store only this process writes.
     fn changes(&self) -> Option<Box<dyn ChangeFeed>> {
         None
     }
+}
+
+/// The longest reason an edit may give, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// The current version of a grid as a store sees it inside an edit's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CurrentVersion {
+    pub version: u32,
+    pub valid_from: DateTime<Utc>,
+}
+
+/// The checks every store makes on an edit inside its transaction, before writing: the shape of
+/// the edit ([`StoreError::Invalid`]) and that it was planned against the current versions
+/// ([`StoreError::Conflict`]). `current` maps each code the edit touches to its current version
+/// (absent when it has none); `registered` holds which of those codes were ever used. Returns the
+/// instant to commit at (see [`commit_instant`]).
+pub(crate) fn check_grid_edit(
+    e: &GridEdit,
+    current: &std::collections::HashMap<Code, CurrentVersion>,
+    registered: &BTreeSet<Code>,
+) -> Result<DateTime<Utc>, StoreError> {
+    let reason_chars = e.reason.trim().chars().count();
+    if reason_chars == 0 || e.reason.chars().count() > MAX_REASON_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "an edit needs a reason of 1 to {MAX_REASON_CHARS} characters (got {})",
+            e.reason.chars().count()
+        )));
+    }
+    if e.changed_by.trim().is_empty() {
+        return Err(StoreError::Invalid("an edit needs the name of who made it".into()));
+    }
+    let conflict = |code: &Code| StoreError::Conflict {
+        code: code.clone(),
+        current_version: current.get(code).map(|c| c.version),
+    };
+    let mut retiring = std::collections::HashMap::new();
+    for (code, version) in &e.retire {
+        if code.level() != crate::model::Level::Grid {
+            return Err(StoreError::Invalid(format!("{code} is not a grid code")));
+        }
+        if current.get(code).map(|c| c.version) != Some(*version) {
+            return Err(conflict(code));
+        }
+        if retiring.insert(code.clone(), *version).is_some() {
+            return Err(StoreError::Invalid(format!("grid {code} is retired twice in one edit")));
+        }
+    }
+    let mut written = BTreeSet::new();
+    for r in &e.write {
+        let code = &r.code;
+        if code.level() != crate::model::Level::Grid {
+            return Err(StoreError::Invalid(format!("{code} is not a grid code")));
+        }
+        if r.valid_to.is_some() {
+            return Err(StoreError::Invalid(format!("the new version of grid {code} has an end (valid_to)")));
+        }
+        if !written.insert(code.clone()) {
+            return Err(StoreError::Invalid(format!("grid {code} is written twice in one edit")));
+        }
+        match retiring.get(code) {
+            Some(&old) if r.version == old + 1 => {}
+            Some(&old) => {
+                return Err(StoreError::Invalid(format!(
+                    "grid {code}: version {} cannot follow version {old}",
+                    r.version
+                )))
+            }
+            // A code in use (or retired) is never given to a new grid: someone else took it.
+            None if registered.contains(code) => return Err(conflict(code)),
+            None if r.version != 1 => {
+                return Err(StoreError::Invalid(format!("new grid {code} must start at version 1, not {}", r.version)))
+            }
+            None => {}
+        }
+    }
+    for code in &e.retired_codes {
+        if !retiring.contains_key(code) || written.contains(code) {
+            return Err(StoreError::Invalid(format!(
+                "grid {code} is retired but its current version is not ended, or it gets a new version"
+            )));
+        }
+    }
+    let ended_from = e.retire.iter().filter_map(|(c, _)| current.get(c)).map(|c| c.valid_from);
+    Ok(commit_instant(ended_from))
+}
+
+/// Every code a [`GridEdit`] touches (retired or written), each once.
+pub(crate) fn touched_codes(e: &GridEdit) -> Vec<Code> {
+    let set: BTreeSet<&Code> = e.retire.iter().map(|(c, _)| c).chain(e.write.iter().map(|r| &r.code)).collect();
+    set.into_iter().cloned().collect()
 }

@@ -31,8 +31,8 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::{ChangeFeed, ChangeSeq, Store, StoreError};
-use crate::model::Dataset;
+use super::{ChangeFeed, ChangeSeq, Committed, GridEdit, GridVersion, Store, StoreError};
+use crate::model::{Code, Dataset, Region};
 
 /// Rows per batched INSERT: 100,000 grids take 20 round trips, and one statement's
 /// parameters stay a few MB.
@@ -54,6 +54,7 @@ macro_rules! execute {
 }
 
 // Declared after `execute!`, which the submodules use.
+mod edit;
 pub mod listen;
 mod read;
 mod write;
@@ -208,6 +209,7 @@ const RULES: &[(&str, &str)] = &[
     ("_one_current", "one region has two current versions (valid_to unset)"),
     ("_no_overlapping_versions", "two versions of one region are valid at the same time"),
     ("_valid_period", "valid_to is not after valid_from"),
+    ("_reason_length", "an edit's reason must be 1 to 500 characters"),
     ("_version_positive", "versions start at 1"),
     ("_nonnegative", "a count is negative"),
     ("_range", "a number is out of range"),
@@ -370,6 +372,24 @@ impl Store for PgStore {
             Ok(result) => result.map(drop).map_err(db_error),
             Err(_) => Err(StoreError::Unavailable(format!("no answer within {} s", PING_TIMEOUT.as_secs()))),
         }
+    }
+
+    /// See `edit`: under the write lock, appends an `edit` entry to the change log (which
+    /// notifies the other instances on commit).
+    async fn commit_grid_edit(&self, edit: &GridEdit) -> Result<Committed, StoreError> {
+        edit::commit(&self.pool, edit).await
+    }
+
+    async fn grid_history(&self, code: &Code) -> Result<Vec<GridVersion>, StoreError> {
+        edit::history(&self.pool, code).await
+    }
+
+    async fn ended_grid_versions(&self) -> Result<Vec<Region>, StoreError> {
+        edit::ended_versions(&self.pool).await
+    }
+
+    async fn grid_codes_ever(&self) -> Result<std::collections::BTreeSet<Code>, StoreError> {
+        edit::codes_ever(&self.pool).await
     }
 
     /// LISTEN on `gridmap_changes`, on a connection of its own (see [`listen`]).

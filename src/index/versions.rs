@@ -1,0 +1,105 @@
+//! Grids over time: as-of reads over the current grids and their [`History`](super::History), and the
+//! snapshot that follows an edit.
+//!
+//! An edit is applied to a snapshot only after the store committed it: [`Snapshot::with_grid_edit`]
+//! derives the next snapshot (the ended versions move into the history, the new versions and
+//! staff records replace the old ones) without reading the store again. Coordinates are
+//! EPSG:4326 degrees.
+
+use chrono::{DateTime, Utc};
+
+use super::history::valid_at;
+use super::{IndexError, Snapshot};
+use crate::model::{Code, Region, Staff};
+
+/// The grid that held a point at some instant, and its parents (as they are now: communities
+/// and subdistricts are not edited).
+#[derive(Debug, Clone, Copy)]
+pub struct GridAt<'a> {
+    pub grid: &'a Region,
+    /// Whether `grid` is the current version.
+    pub current: bool,
+    pub community: Option<&'a Region>,
+    pub subdistrict: Option<&'a Region>,
+}
+
+impl Snapshot {
+    /// The grid version that claimed `(lon, lat)` at instant `t` (boundary rule of
+    /// [`super::pip`], lowest code first), among current and ended versions valid at `t`.
+    pub fn locate_at(&self, lon: f64, lat: f64, t: DateTime<Utc>) -> Option<GridAt<'_>> {
+        let grids = &self.data.grids;
+        let unchanged_since = self.history().last_end().into_iter().chain(self.latest_grid_start()).max();
+        let grid = if unchanged_since.is_none_or(|u| t >= u) {
+            // Nothing changed after `t`: the map at `t` is the current one.
+            self.locate(lon, lat).map(|l| &grids[l.grid])
+        } else {
+            let loc = self.grid_locator();
+            let current = loc
+                .envelopes_at(lon, lat)
+                .filter(|&i| valid_at(&grids[i as usize], t) && loc.claims(i, lon, lat))
+                .min()
+                .map(|i| &grids[i as usize]);
+            let ended = self.history().locate_at(lon, lat, t);
+            match (current, ended) {
+                (Some(a), Some(b)) => Some(if a.code <= b.code { a } else { b }),
+                (a, b) => a.or(b),
+            }
+        }?;
+        Some(self.grid_at_parts(grid))
+    }
+
+    /// The version of grid `code` in force at `t`, if any.
+    pub fn grid_at(&self, code: &Code, t: DateTime<Utc>) -> Option<GridAt<'_>> {
+        let current = self.region(code).filter(|r| valid_at(r, t));
+        let grid = current.or_else(|| self.history().version_at(code, t))?;
+        Some(self.grid_at_parts(grid))
+    }
+
+    fn grid_at_parts<'a>(&'a self, grid: &'a Region) -> GridAt<'a> {
+        let current = grid.valid_to.is_none();
+        let community = grid.code.parent().and_then(|c| self.region(&c));
+        let subdistrict = community.and_then(|c| c.code.parent()).and_then(|c| self.region(&c));
+        GridAt { grid, current, community, subdistrict }
+    }
+
+    /// The latest `valid_from` of a current grid.
+    fn latest_grid_start(&self) -> Option<DateTime<Utc>> {
+        self.data.grids.iter().map(|g| g.valid_from).max()
+    }
+
+    /// The snapshot after an edit committed at `at`: the current versions `(code, version)` of
+    /// `retire` end at `at` and join the history, `write` become current from `at`, and each
+    /// person of `staff` replaces the record with the same id. `generation` and `change_seq`
+    /// are those of the new snapshot. CPU-heavy (the grid-dependent indexes are rebuilt): call
+    /// from a blocking thread.
+    pub fn with_grid_edit(
+        &self,
+        retire: &[(Code, u32)],
+        write: &[Region],
+        staff: &[Staff],
+        at: DateTime<Utc>,
+        generation: u64,
+        change_seq: Option<i64>,
+    ) -> Result<Snapshot, IndexError> {
+        let mut data = self.data.clone();
+        let mut ended: Vec<Region> = Vec::with_capacity(self.history().versions().len() + retire.len());
+        ended.extend_from_slice(self.history().versions());
+        data.grids.retain(|g| {
+            let ends = retire.iter().any(|(c, v)| *c == g.code && *v == g.version);
+            if ends {
+                ended.push(Region { valid_to: Some(at), ..g.clone() });
+            }
+            !ends
+        });
+        data.grids.extend(write.iter().map(|r| Region { valid_from: at, valid_to: None, ..r.clone() }));
+        for person in staff {
+            match data.staff.iter_mut().find(|s| s.id == person.id) {
+                Some(s) => *s = person.clone(),
+                None => data.staff.push(person.clone()),
+            }
+        }
+        let mut next = Snapshot::build(data, generation)?.with_history(ended);
+        next.change_seq = change_seq;
+        Ok(next)
+    }
+}
