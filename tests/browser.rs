@@ -61,6 +61,16 @@ async fn start() -> Server {
     let (app, live, dir) = app().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    // Stand-in for tokens until `gridmap::auth` can create them on this branch: every request
+    // acts as a planner. Once the auth middleware is in the router it replaces this caller with
+    // the token's (or the anonymous one), and `test_token` must create real tokens.
+    let app = app.layer(axum::Extension(gridmap::auth::Caller {
+        token_id: None,
+        name: "browser-test".into(),
+        role: Some(gridmap::auth::Role::Planner),
+        scope: None,
+        addr: None,
+    }));
     let served = app.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, served).await.unwrap();
