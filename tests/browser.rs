@@ -748,6 +748,130 @@ async fn a_conflicting_save_keeps_the_drawing_and_succeeds_after_reapplying() {
     assert!(has_vertex_near(&after.geometry, theirs.to, 0.6), "their vertex survives the re-apply");
 }
 
+/// The bounding box of `mp`: (min lon, min lat, max lon, max lat).
+fn bbox(mp: &geo::MultiPolygon<f64>) -> (f64, f64, f64, f64) {
+    use geo::BoundingRect;
+    let r = mp.bounding_rect().unwrap();
+    (r.min().x, r.min().y, r.max().x, r.max().y)
+}
+
+fn area_m2(mp: &geo::MultiPolygon<f64>) -> f64 {
+    use geo::GeodesicArea;
+    mp.geodesic_area_unsigned()
+}
+
+/// The current grids of community `community`: code → (version, geometry).
+fn grids_of(
+    server: &Server,
+    community: &gridmap::model::Code,
+) -> std::collections::BTreeMap<String, geo::MultiPolygon<f64>> {
+    let snap = server.live.load();
+    snap.data
+        .grids
+        .iter()
+        .filter(|g| g.code.parent().as_ref() == Some(community))
+        .map(|g| (g.code.to_string(), g.geometry.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_splits_a_grid_along_a_drawn_line() {
+    let server = start().await;
+    let token = test_token(&server, "planner").await;
+    let grids = &server.snap.data.grids;
+    // A grid and an east-west line across it that /api/validate accepts.
+    let mut found = None;
+    'search: for k in 0..30 {
+        let g = &grids[(grids.len() / 3 + 11 * k) % grids.len()];
+        let (w, s, e, n) = bbox(&g.geometry);
+        let (kx, _) = metres_per_degree(s);
+        for frac in [0.5, 0.4, 0.6, 0.3, 0.7] {
+            let y = s + (n - s) * frac;
+            let line = vec![(w - 10.0 / kx, y), (e + 10.0 / kx, y)];
+            let dry = serde_json::json!({
+                "op": "split", "code": g.code, "version": g.version, "reason": "test",
+                "line": {"type": "LineString", "coordinates": line.iter().map(|&(x, y)| vec![x, y]).collect::<Vec<_>>()},
+            });
+            let (status, v) = call(&server, "POST", "/api/validate", token.as_deref(), None, Some(dry)).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            if v["valid"] == true {
+                found = Some((g.clone(), line));
+                break 'search;
+            }
+        }
+    }
+    let (grid, line) = found.expect("a grid of 30 tried can be split east-west");
+    let community = grid.code.parent().unwrap();
+    let before = grids_of(&server, &community);
+    let points = serde_json::to_string(&line.iter().map(|&(x, y)| [x, y]).collect::<Vec<_>>()).unwrap();
+    let args = [grid.code.to_string(), "split".into(), points, token.clone().unwrap_or_else(|| "-".into())];
+    let r = drive(&server, "op", &args, no_error).await;
+
+    assert_eq!(r["validated"]["validation"], "valid", "the drawn line is validated: {}", r["validated"]);
+    assert!(f(&r["drawnParts"]) >= 2.0, "the parts are drawn: {r}");
+    let after = grids_of(&server, &community);
+    assert!(!after.contains_key(grid.code.as_str()), "the split grid is retired");
+    let new: Vec<&String> = after.keys().filter(|c| !before.contains_key(*c)).collect();
+    assert!(new.len() >= 2, "two or more new grids: {new:?}");
+    let parts: f64 = new.iter().map(|c| area_m2(&after[*c])).sum();
+    let whole = area_m2(&grid.geometry);
+    assert!((parts - whole).abs() < 1e-3 * whole, "the parts cover the grid: {parts} vs {whole} m²");
+    assert_eq!(r["after"]["code"], new[0].as_str(), "the page opens the first new grid: {}", r["after"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_merges_two_neighbouring_grids_by_clicking() {
+    let server = start().await;
+    let token = test_token(&server, "planner").await;
+    let d = &server.snap.data;
+    // Two grids of one community that /api/validate lets merge.
+    let mut found = None;
+    'search: for k in 0..40 {
+        let a = &d.grids[(d.grids.len() / 4 + 13 * k) % d.grids.len()];
+        let rings = open_rings(&a.geometry);
+        // The grids sharing a vertex with `a` (moving each vertex of `a` shows who moves with it).
+        let mut neighbours: Vec<Changed> = (0..rings[0][0].len())
+            .flat_map(|i| apply(&server, a.code.as_str(), &[Move { p: 0, r: 0, i, to: (0.0, 0.0) }]))
+            .filter(|c| c.code != a.code.as_str())
+            .collect();
+        neighbours.sort_by(|x, y| x.code.cmp(&y.code));
+        neighbours.dedup_by(|x, y| x.code == y.code);
+        for b in &neighbours {
+            let dry = serde_json::json!({"op": "merge", "reason": "test",
+                "grids": [{"code": a.code, "version": a.version}, {"code": b.code, "version": b.version}]});
+            let (status, v) = call(&server, "POST", "/api/validate", token.as_deref(), None, Some(dry)).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            if v["valid"] == true {
+                found = Some((a.clone(), b.code.clone()));
+                break 'search;
+            }
+        }
+    }
+    let (a, b_code) = found.expect("two neighbouring grids of 40 tried can be merged");
+    let snap = server.live.load();
+    let b = snap.region(&b_code.parse().unwrap()).unwrap().clone();
+    let community = a.code.parent().unwrap();
+    let before = grids_of(&server, &community);
+    let (bx, by) = inside(&b.geometry);
+    let points = serde_json::to_string(&[[bx, by]]).unwrap();
+    let args = [a.code.to_string(), "merge".into(), points, token.clone().unwrap_or_else(|| "-".into())];
+    let r = drive(&server, "op", &args, no_error).await;
+
+    assert_eq!(r["validated"]["validation"], "valid", "the merge is validated: {}", r["validated"]);
+    assert!(
+        r["validated"]["op"].as_str().unwrap().contains(&b_code),
+        "the clicked neighbour is listed: {}",
+        r["validated"]
+    );
+    let after = grids_of(&server, &community);
+    assert!(!after.contains_key(a.code.as_str()) && !after.contains_key(&b_code), "both grids are retired");
+    let new: Vec<&String> = after.keys().filter(|c| !before.contains_key(*c)).collect();
+    assert_eq!(new.len(), 1, "one new grid: {new:?}");
+    let sum = area_m2(&a.geometry) + area_m2(&b.geometry);
+    assert!((area_m2(&after[new[0]]) - sum).abs() < 1e-3 * sum, "the new grid covers both");
+    assert_eq!(r["after"]["code"], new[0].as_str(), "the page opens the merged grid: {}", r["after"]);
+}
+
 /// The editor's geometry model (web/app/shape.js) in node, without a browser.
 #[test]
 fn the_editors_shape_model_round_trips_and_merges_a_conflicting_drawing() {
