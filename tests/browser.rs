@@ -872,6 +872,64 @@ async fn a_planner_merges_two_neighbouring_grids_by_clicking() {
     assert_eq!(r["after"]["code"], new[0].as_str(), "the page opens the merged grid: {}", r["after"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_restores_an_earlier_version_from_the_history() {
+    let server = start().await;
+    let token = test_token(&server, "planner").await;
+    // A grid with a vertex of its own (shared with no neighbour) that may move: a change a
+    // revert can undo alone.
+    let grids = &server.snap.data.grids;
+    let mut found = None;
+    'search: for k in 0..60 {
+        let g = &grids[(grids.len() / 2 + 7 * k) % grids.len()];
+        let rings = open_rings(&g.geometry);
+        for i in 0..rings[0][0].len() {
+            let (x, y) = rings[0][0][i];
+            let (kx, ky) = metres_per_degree(y);
+            for (dx, dy) in [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)] {
+                let m = Move { p: 0, r: 0, i, to: (x + dx * 8.0 / kx, y + dy * 8.0 / ky) };
+                let changed = apply(&server, g.code.as_str(), &[m]);
+                if changed.len() == 1 && valid_moves(&server, token.as_deref(), g.code.as_str(), &[m]).await {
+                    found = Some((g.clone(), changed));
+                    break 'search;
+                }
+            }
+        }
+    }
+    let (grid, changed) = found.expect("a grid of 60 tried has a vertex of its own that may move");
+    let (method, path, if_match, body, _) = edit_request(&changed, "先改一次");
+    let (status, v) = call(&server, method, &path, token.as_deref(), if_match, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "the change to revert: {v}");
+    let args = [grid.code.to_string(), grid.version.to_string(), token.clone().unwrap_or_else(|| "-".into())];
+    let r = drive(&server, "revert", &args, no_error).await;
+
+    let listed: Vec<u64> =
+        r["before"]["history"].as_array().unwrap().iter().map(|h| h["version"].as_u64().unwrap()).collect();
+    assert_eq!(
+        listed,
+        vec![grid.version as u64 + 1, grid.version as u64],
+        "the history, newest first: {}",
+        r["before"]
+    );
+    assert!(
+        r["before"]["history"][0]["text"].as_str().unwrap().contains("先改一次"),
+        "reasons are listed: {}",
+        r["before"]
+    );
+    assert!(f(&r["previewDrawn"]) > 0.0, "the earlier version is previewed");
+    assert!(r["noReason"]["text"].as_str().unwrap().contains("原因"), "a revert needs a reason: {}", r["noReason"]);
+    assert_eq!(r["after"], (grid.version + 2).to_string(), "the page shows the new version: {}", r["message"]);
+    let now = server.live.load().region(&grid.code).unwrap().clone();
+    assert_eq!(now.version, grid.version + 2, "the revert is a new version");
+    let same = open_rings(&now.geometry)
+        .iter()
+        .flatten()
+        .flatten()
+        .zip(open_rings(&grid.geometry).iter().flatten().flatten())
+        .all(|(a, b)| metres(*a, *b) < 0.01);
+    assert!(same, "the restored outline is the original one");
+}
+
 /// The editor's geometry model (web/app/shape.js) in node, without a browser.
 #[test]
 fn the_editors_shape_model_round_trips_and_merges_a_conflicting_drawing() {
