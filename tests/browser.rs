@@ -883,8 +883,7 @@ async fn a_planner_restores_an_earlier_version_from_the_history() {
     'search: for k in 0..60 {
         let g = &grids[(grids.len() / 2 + 7 * k) % grids.len()];
         let rings = open_rings(&g.geometry);
-        for i in 0..rings[0][0].len() {
-            let (x, y) = rings[0][0][i];
+        for (i, &(x, y)) in rings[0][0].iter().enumerate() {
             let (kx, ky) = metres_per_degree(y);
             for (dx, dy) in [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)] {
                 let m = Move { p: 0, r: 0, i, to: (x + dx * 8.0 / kx, y + dy * 8.0 / ky) };

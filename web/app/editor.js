@@ -539,7 +539,7 @@ export function createEditView(ctx) {
     const when = (s) => (s ? new Date(s).toLocaleString(currentLang() === 'zh' ? 'zh-CN' : 'en', { dateStyle: 'short', timeStyle: 'short' }) : '');
     return h('ol', { class: 'history', 'data-field': 'history' }, st.history.map((v) =>
       h('li', { 'data-version': String(v.version) },
-        h('div', {}, h('strong', {}, `v${v.version}`), ' ', h('span', { class: 'muted' }, `${when(v.valid_from)} · ${v.changed_by ?? ''}`)),
+        h('div', {}, h('strong', {}, `v${v.version}`), ' ', h('span', { class: 'muted' }, [when(v.valid_from), v.changed_by].filter(Boolean).join(' · '))),
         v.reason ? h('div', { class: 'reason' }, v.reason) : null,
         h('div', { class: 'buttons' },
           v.geometry ? h('button', { type: 'button', class: 'small', onclick: () => drawOther([fromGeometry(v.geometry)]) }, t('edit_preview')) : null,
