@@ -37,6 +37,9 @@ struct Server {
     live: Live,
     /// The same app, for requests without a socket.
     app: Router,
+    /// The server's store (where tokens are created, once this branch has `gridmap::auth`'s).
+    #[allow(dead_code)]
+    store: Arc<GpkgStore>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -48,17 +51,18 @@ impl Drop for Server {
 }
 
 /// The whole app over the embedded Karamay data in a temporary GeoPackage, without a socket.
-async fn app() -> (Router, Live, tempfile::TempDir) {
+async fn app() -> (Router, Live, Arc<GpkgStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay).await.unwrap();
     let data = gridmap::store::Store::load(&store).await.unwrap();
     let live = Live::new(Snapshot::build(data, 1).unwrap());
-    (router(AppState::new(live.clone(), Arc::new(store), ApiConfig::default())), live, dir)
+    let store = Arc::new(store);
+    (router(AppState::new(live.clone(), store.clone(), ApiConfig::default())), live, store, dir)
 }
 
 /// The app on `127.0.0.1:<free port>`, served until the returned [`Server`] is dropped.
 async fn start() -> Server {
-    let (app, live, dir) = app().await;
+    let (app, live, store, dir) = app().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     // Stand-in for tokens until `gridmap::auth` can create them on this branch: every request
@@ -75,7 +79,7 @@ async fn start() -> Server {
     let task = tokio::spawn(async move {
         axum::serve(listener, served).await.unwrap();
     });
-    Server { base, snap: live.load(), live, app, task, _dir: dir }
+    Server { base, snap: live.load(), live, app, store, task, _dir: dir }
 }
 
 /// Fails (never skips) when the browser stack is missing, saying how to install it.
@@ -326,7 +330,7 @@ fn header_of(h: &HeaderMap, name: header::HeaderName) -> &str {
 async fn web_files_are_served_from_disk_with_types_and_cache_headers() {
     require_browser_stack();
     gridmap::api::web::check_assets().expect("assets of this checkout");
-    let (app, _live, _dir) = app().await;
+    let (app, _live, _store, _dir) = app().await;
 
     let (status, h, body) = fetch(&app, "/", &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -413,8 +417,10 @@ async fn the_coverage_view_draws_blind_spots_and_totals_as_the_api_computes_them
     let token = test_token(&server, "coordinator").await;
     let mut args = vec![district.to_string(), lon.to_string(), lat.to_string()];
     args.extend(token.clone());
-    // Before the token is entered, the page may be refused (401): Chromium logs that response.
-    let r = drive(&server, "coverage", &args, |e| token.is_some() && e.contains("401")).await;
+    // Before the token is entered, the page is refused (401 or 403): Chromium logs those responses.
+    let refused =
+        |e: &str| token.is_some() && e.contains("/api/coverage") && (e.contains(" 401 ") || e.contains(" 403 "));
+    let r = drive(&server, "coverage", &args, refused).await;
 
     let expected = gridmap::reach::coverage(&snap, &district, 1, at, true).unwrap();
     let p = &r["panel"];
@@ -461,7 +467,10 @@ async fn the_coverage_view_draws_blind_spots_and_totals_as_the_api_computes_them
     assert!(r["en"]["card"].as_str().unwrap().contains("Reachable within 1 min"), "English card: {}", r["en"]["card"]);
 }
 
-/// A token of `role` for the tests, when this build has roles (`None` before the auth branch).
+/// A token of `role` for the tests. `None` on this branch: it has no way to create tokens yet,
+/// so `start` makes every request a planner's. After merging the auth branch, this creates a real
+/// token with `gridmap::auth::create_token(&*server.store, NewToken {..})` and the stand-in
+/// caller in `start` goes (see docs/web.md, "Tokens in the tests").
 async fn test_token(_server: &Server, _role: &str) -> Option<String> {
     None
 }
