@@ -27,7 +27,6 @@ fn errors(p: &Plan) -> Vec<&'static str> {
     v
 }
 
-#[allow(dead_code)]
 fn rules_of(p: &Plan) -> BTreeSet<&'static str> {
     p.violations.iter().map(|v| v.rule).collect()
 }
@@ -344,7 +343,667 @@ fn split_line_must_cross_the_grid() {
     assert!(matches!(&err, EditError::Invalid(m) if m.contains("at least 2")), "{err}");
 }
 
-#[allow(dead_code)]
-fn polygon_of(coords: Vec<Coord<f64>>) -> MultiPolygon<f64> {
-    MultiPolygon(vec![Polygon::new(LineString(coords), vec![])])
+// ---- fixtures: one broken rule each ---------------------------------------------------------
+
+struct Fx {
+    snap: Snapshot,
+    used: BTreeSet<Code>,
+    rules: RuleConfig,
+}
+
+impl Fx {
+    fn new() -> Fx {
+        let snap = karamay();
+        let used = used(&snap);
+        Fx { snap, used, rules: RuleConfig::default() }
+    }
+
+    fn ctx(&self) -> Context<'_> {
+        Context { snap: &self.snap, used_codes: &self.used, rules: &self.rules }
+    }
+
+    fn plan(&self, op: &EditOp) -> Plan {
+        plan(&self.ctx(), op).unwrap()
+    }
+
+    /// The degrees of (dx, dy) metres added to `c`.
+    fn offset(&self, c: Coord<f64>, dx_m: f64, dy_m: f64) -> Coord<f64> {
+        let (kx, ky) = scale(&self.snap);
+        Coord { x: c.x + dx_m / kx, y: c.y + dy_m / ky }
+    }
+
+    /// Unit vector (metres) from `from` towards `to`.
+    fn towards(&self, from: Coord<f64>, to: Coord<f64>) -> (f64, f64) {
+        let (kx, ky) = scale(&self.snap);
+        let (x, y) = ((to.x - from.x) * kx, (to.y - from.y) * ky);
+        let l = x.hypot(y);
+        (x / l, y / l)
+    }
+
+    /// Grids whose staff can serve their households (so the load rule stays quiet).
+    fn well_staffed(&self) -> impl Iterator<Item = &Region> {
+        self.snap.data.grids.iter().filter(|g| {
+            let staff = self.snap.staff_of_grid(&g.code).count() as u32;
+            g.households <= staff * self.rules.households_per_worker
+        })
+    }
+
+    fn staffed(&self, code: &Code) -> bool {
+        let g = self.snap.region(code).unwrap();
+        g.households <= self.snap.staff_of_grid(code).count() as u32 * self.rules.households_per_worker
+    }
+
+    fn vertices_of_others(&self, a: &Region, except: &[&Code]) -> BTreeSet<(u64, u64)> {
+        let community = a.code.parent().unwrap();
+        let mut out = BTreeSet::new();
+        for c in self.snap.children(&community) {
+            if *c != a.code && !except.contains(&c) {
+                for v in &self.snap.region(c).unwrap().geometry.0[0].exterior().0 {
+                    out.insert((v.x.to_bits(), v.y.to_bits()));
+                }
+            }
+        }
+        out
+    }
+
+    fn community_vertices(&self, a: &Region) -> BTreeSet<(u64, u64)> {
+        let com = self.snap.region(&a.code.parent().unwrap()).unwrap();
+        com.geometry.0.iter().flat_map(|p| p.exterior().0.iter()).map(|v| (v.x.to_bits(), v.y.to_bits())).collect()
+    }
+
+    /// A neighbour `b` of `a` and an edge (v, w) of their common boundary whose ends belong to
+    /// no other grid and not to the community outline, with the length of the edge in metres.
+    fn inner_edges(&self, a: &Region) -> Vec<(Code, Coord<f64>, Coord<f64>)> {
+        let com = self.community_vertices(a);
+        let mut out = Vec::new();
+        for (b, _) in neighbours(&self.snap, a) {
+            let others = self.vertices_of_others(a, &[&b]);
+            let bring: BTreeSet<(u64, u64)> = self.snap.region(&b).unwrap().geometry.0[0]
+                .exterior()
+                .0
+                .iter()
+                .map(|v| (v.x.to_bits(), v.y.to_bits()))
+                .collect();
+            let key = |c: &Coord<f64>| (c.x.to_bits(), c.y.to_bits());
+            for w in a.geometry.0[0].exterior().0.windows(2) {
+                let (v, x) = (w[0], w[1]);
+                let inner =
+                    |c: &Coord<f64>| bring.contains(&key(c)) && !others.contains(&key(c)) && !com.contains(&key(c));
+                if inner(&v) && inner(&x) {
+                    out.push((b.clone(), v, x));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Unit vector (metres) into `a` from its exterior vertex `v`, along the bisector of the angle
+/// at `v` (so that moving `v` a few metres keeps clear of the neighbouring edges).
+fn inward(fx: &Fx, a: &Region, v: Coord<f64>) -> (f64, f64) {
+    let ring = &a.geometry.0[0].exterior().0;
+    let n = ring.len() - 1;
+    let i = ring[..n].iter().position(|&c| c == v).unwrap();
+    let (p, q) = (ring[(i + n - 1) % n], ring[(i + 1) % n]);
+    let (ax, ay) = fx.towards(v, p);
+    let (bx, by) = fx.towards(v, q);
+    let (mut x, mut y) = (ax + bx, ay + by);
+    let l = x.hypot(y);
+    (x, y) = (x / l, y / l);
+    let probe = geo::Point(fx.offset(v, x, y));
+    if geo::Contains::contains(&a.geometry, &probe) {
+        (x, y)
+    } else {
+        (-x, -y)
+    }
+}
+
+fn map_coords(mp: &MultiPolygon<f64>, f: impl Fn(Coord<f64>) -> Coord<f64>) -> MultiPolygon<f64> {
+    MultiPolygon(
+        mp.0.iter()
+            .map(|p| {
+                Polygon::new(
+                    LineString(p.exterior().0.iter().map(|&c| f(c)).collect()),
+                    p.interiors().iter().map(|h| LineString(h.0.iter().map(|&c| f(c)).collect())).collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn move_vertex(mp: &MultiPolygon<f64>, from: Coord<f64>, to: Coord<f64>) -> MultiPolygon<f64> {
+    map_coords(mp, |c| if c == from { to } else { c })
+}
+
+/// Inserts `pts` (listed in the direction v → w) between consecutive vertices v and w of the
+/// exterior ring, whichever way the ring runs.
+fn insert_between(mp: &MultiPolygon<f64>, v: Coord<f64>, w: Coord<f64>, pts: &[Coord<f64>]) -> MultiPolygon<f64> {
+    let ring = &mp.0[0].exterior().0;
+    let mut out = Vec::new();
+    for i in 0..ring.len() {
+        out.push(ring[i]);
+        if i + 1 < ring.len() {
+            if ring[i] == v && ring[i + 1] == w {
+                out.extend(pts.iter().copied());
+            } else if ring[i] == w && ring[i + 1] == v {
+                out.extend(pts.iter().rev().copied());
+            }
+        }
+    }
+    assert!(out.len() > ring.len(), "the edge is in the ring");
+    let mut polys = mp.0.clone();
+    polys[0] = Polygon::new(LineString(out), polys[0].interiors().to_vec());
+    MultiPolygon(polys)
+}
+
+#[test]
+fn valid_shared_boundary_move_of_two_neighbours_passes_and_moves_what_it_should() {
+    let fx = Fx::new();
+    let mut tried = 0;
+    for a in fx.well_staffed().step_by(5) {
+        let Some((b, v, _)) = fx.inner_edges(a).into_iter().find(|(b, _, _)| fx.staffed(b)) else { continue };
+        let ra = fx.snap.region(&b).unwrap();
+        let (ux, uy) = inward(&fx, a, v);
+        // 30 m into a: b grows by a triangle, a shrinks by the same.
+        let to = fx.offset(v, ux * 30.0, uy * 30.0);
+        let op = reshape_op(
+            &fx.snap,
+            vec![(a.code.clone(), move_vertex(&a.geometry, v, to)), (b.clone(), move_vertex(&ra.geometry, v, to))],
+        );
+        let p = fx.plan(&op);
+        if rules_of(&p).contains("building-cut") {
+            continue; // the new boundary happens to cross a building; try another grid
+        }
+        assert!(errors(&p).is_empty(), "{}/{}: {:?}", a.code, b, p.violations);
+        let total_before = area_m2(&fx.snap, &a.geometry) + area_m2(&fx.snap, &ra.geometry);
+        let total_after: f64 = p.write.iter().map(|r| area_m2(&fx.snap, &r.geometry)).sum();
+        assert!((total_before - total_after).abs() < 1e-3, "area only moves between the two grids");
+        assert!(area_m2(&fx.snap, &p.write[0].geometry) < area_m2(&fx.snap, &a.geometry));
+        assert_eq!(p.write.iter().map(|r| r.households).sum::<u32>(), a.households + ra.households);
+        assert_impact_matches_brute_force(&fx.snap, &p);
+        tried += 1;
+        if tried == 3 {
+            break;
+        }
+    }
+    assert_eq!(tried, 3, "three boundary moves were checked");
+}
+
+/// Runs `make` on candidate grids until it builds a fixture; asserts the plan breaks exactly
+/// `rule` on the first three fixtures built.
+fn exactly(fx: &Fx, rule: &str, make: impl Fn(&Region) -> Option<EditOp>) {
+    let mut n = 0;
+    for a in fx.well_staffed().step_by(3) {
+        let Some(op) = make(a) else { continue };
+        let p = plan(&fx.ctx(), &op).unwrap();
+        let got = rules_of(&p);
+        assert_eq!(got, BTreeSet::from([rule]), "{}: {:#?}", a.code, p.violations);
+        let v = p.violations.iter().find(|v| v.rule == rule).unwrap();
+        assert!(!v.message_zh.is_empty() && !v.message_en.is_empty());
+        assert!(v.codes.iter().any(|c| c == &a.code || p.write.iter().any(|w| &w.code == c)), "{:?}", v.codes);
+        let f = v.to_feature().to_json();
+        assert_eq!(f["properties"]["rule"], rule);
+        assert!(f["geometry"]["type"].is_string());
+        n += 1;
+        if n == 3 {
+            return;
+        }
+    }
+    panic!("only {n} fixtures for {rule}");
+}
+
+#[test]
+fn overlap_with_a_sibling_is_an_error_where_it_overlaps() {
+    let fx = Fx::new();
+    exactly(&fx, "overlaps-sibling", |a| {
+        let (_, v, _) = fx.inner_edges(a).into_iter().next()?;
+        let (ux, uy) = inward(&fx, a, v);
+        // 3 m away from a's inside: into the neighbour.
+        let to = fx.offset(v, -ux * 3.0, -uy * 3.0);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, to))]))
+    });
+}
+
+#[test]
+fn a_gap_is_an_error_where_the_gap_is() {
+    let fx = Fx::new();
+    exactly(&fx, "gap", |a| {
+        let (_, v, _) = fx.inner_edges(a).into_iter().next()?;
+        let (ux, uy) = inward(&fx, a, v);
+        let to = fx.offset(v, ux * 3.0, uy * 3.0);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, to))]))
+    });
+}
+
+#[test]
+fn a_part_outside_the_community_is_an_error() {
+    let fx = Fx::new();
+    exactly(&fx, "outside-community", |a| {
+        let com = fx.community_vertices(a);
+        let others = fx.vertices_of_others(a, &[]);
+        let ring = &a.geometry.0[0].exterior().0;
+        let key = |c: &Coord<f64>| (c.x.to_bits(), c.y.to_bits());
+        let v = *ring.iter().find(|c| com.contains(&key(c)) && !others.contains(&key(c)))?;
+        let (ux, uy) = inward(&fx, a, v);
+        let to = fx.offset(v, -ux * 4.0, -uy * 4.0);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, to))]))
+    });
+}
+
+#[test]
+fn out_of_range_coordinates_are_reported_alone() {
+    let fx = Fx::new();
+    exactly(&fx, "invalid-coordinates", |a| {
+        let v = a.geometry.0[0].exterior().0[1];
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), move_vertex(&a.geometry, v, Coord { x: 190.0, y: v.y }))]))
+    });
+}
+
+#[test]
+fn a_degenerate_ring_is_reported_alone() {
+    let fx = Fx::new();
+    exactly(&fx, "invalid-ring", |a| {
+        // Two distinct positions only (geo closes open rings itself, so "open" cannot be built).
+        let r = &a.geometry.0[0].exterior().0;
+        let ring = vec![r[0], r[1], r[0]];
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), MultiPolygon(vec![Polygon::new(LineString(ring), vec![])]))]))
+    });
+}
+
+/// Points along edge v → w of the shared boundary, `along` metres from v and `side` metres to
+/// the left of it.
+fn along(fx: &Fx, v: Coord<f64>, w: Coord<f64>, pts: &[(f64, f64)]) -> Vec<Coord<f64>> {
+    let (ux, uy) = fx.towards(v, w);
+    pts.iter().map(|&(t, s)| fx.offset(v, ux * t - uy * s, uy * t + ux * s)).collect()
+}
+
+#[test]
+fn a_self_intersecting_boundary_is_an_error_at_the_crossing() {
+    let fx = Fx::new();
+    exactly(&fx, "self-intersection", |a| {
+        // A tiny bow-tie in the middle of the boundary shared with b; both grids take it, so
+        // nothing overlaps and nothing is left uncovered (the lobes are well under 1 m²).
+        let (b, v, w) = fx.inner_edges(a).into_iter().find(|(b, _, _)| fx.staffed(b))?;
+        let m = 10.0;
+        let h = 0.2;
+        let d = 0.4;
+        let pts = along(&fx, v, w, &[(m, h), (m + d, -h), (m + d, h), (m, -h)]);
+        let rb = fx.snap.region(&b).unwrap();
+        Some(reshape_op(
+            &fx.snap,
+            vec![
+                (a.code.clone(), insert_between(&a.geometry, v, w, &pts)),
+                (b.clone(), insert_between(&rb.geometry, v, w, &pts)),
+            ],
+        ))
+    });
+}
+
+#[test]
+fn a_spike_is_an_error_at_its_tip() {
+    let fx = Fx::new();
+    exactly(&fx, "spike", |a| {
+        // From v 8 m straight into a and back to 0.1 m along the edge: a needle (0.7°) that b
+        // fills, so the two grids still tile.
+        let (b, v, w) = fx.inner_edges(a).into_iter().find(|(b, _, _)| fx.staffed(b))?;
+        let (ux, uy) = inward(&fx, a, v);
+        let tip = fx.offset(v, ux * 8.0, uy * 8.0);
+        let back = along(&fx, v, w, &[(0.1, 0.0)])[0];
+        let pts = [tip, back];
+        let rb = fx.snap.region(&b).unwrap();
+        Some(reshape_op(
+            &fx.snap,
+            vec![
+                (a.code.clone(), insert_between(&a.geometry, v, w, &pts)),
+                (b.clone(), insert_between(&rb.geometry, v, w, &pts)),
+            ],
+        ))
+    });
+}
+
+/// A point of `a` at least 20 m from any building, near its interior point.
+fn empty_spot(fx: &Fx, a: &Region) -> Option<Coord<f64>> {
+    let ip = a.geometry.interior_point().unwrap().0;
+    for k in 0..40 {
+        let c = fx.offset(ip, (k % 7) as f64 * 9.0 - 27.0, (k / 7) as f64 * 9.0 - 27.0);
+        let probe = geo::Rect::new(fx.offset(c, -20.0, -20.0), fx.offset(c, 20.0, 20.0));
+        let pt = geo::Point(c);
+        if geo::Contains::contains(&a.geometry, &pt)
+            && fx.snap.layer_in_bbox(gridmap::model::LayerKind::Buildings, probe).is_empty()
+            && fx.snap.layer_in_bbox(gridmap::model::LayerKind::AccessPoints, probe).is_empty()
+            && fx.snap.layer_in_bbox(gridmap::model::LayerKind::Entrances, probe).is_empty()
+        {
+            let d = a.geometry.0[0].exterior().lines().map(|l| {
+                let p = fx.snap.projection.to_local(c.x, c.y);
+                let (s, e) =
+                    (fx.snap.projection.to_local(l.start.x, l.start.y), fx.snap.projection.to_local(l.end.x, l.end.y));
+                seg_dist(p, s, e)
+            });
+            if d.fold(f64::INFINITY, f64::min) > 10.0 {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+fn seg_dist(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let t = (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+    (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy)
+}
+
+#[test]
+fn a_degenerate_hole_is_a_zero_area_error() {
+    let fx = Fx::new();
+    exactly(&fx, "zero-area", |a| {
+        let c = empty_spot(&fx, a)?;
+        // A hole of 0.005 m² (a 10 cm right triangle).
+        let hole = LineString(vec![c, fx.offset(c, 0.1, 0.0), fx.offset(c, 0.0, 0.1), c]);
+        let shell = a.geometry.0[0].exterior().clone();
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), MultiPolygon(vec![Polygon::new(shell, vec![hole])]))]))
+    });
+}
+
+#[test]
+fn overlapping_parts_of_one_grid_are_an_invalid_polygon() {
+    let fx = Fx::new();
+    exactly(&fx, "invalid-polygon", |a| {
+        let c = empty_spot(&fx, a)?;
+        // A second part of 0.5 m² lying inside the first.
+        let extra = Polygon::new(LineString(vec![c, fx.offset(c, 1.0, 0.0), fx.offset(c, 0.0, 1.0), c]), vec![]);
+        let mut parts = a.geometry.0.clone();
+        parts.push(extra);
+        Some(reshape_op(&fx.snap, vec![(a.code.clone(), MultiPolygon(parts))]))
+    });
+}
+
+fn split_op(g: &Region, line: LineString<f64>, assign: BTreeMap<u32, usize>) -> EditOp {
+    EditOp::Split { code: g.code.clone(), expected_version: g.version, line, assign }
+}
+
+#[test]
+fn a_boundary_through_a_building_cuts_it() {
+    let fx = Fx::new();
+    exactly(&fx, "building-cut", |a| {
+        // A split line through the middle of a building near the middle of the grid.
+        let ip = a.geometry.interior_point().unwrap().0;
+        let b = a.geometry.bounding_rect().unwrap();
+        let probe = geo::Rect::new(fx.offset(ip, -60.0, -60.0), fx.offset(ip, 60.0, 60.0));
+        let dx = 20.0 / scale(&fx.snap).0;
+        fx.snap.layer_in_bbox(gridmap::model::LayerKind::Buildings, probe).into_iter().find_map(|i| {
+            let bp = building_point(&fx.snap.data.buildings[i]).unwrap();
+            let line = LineString::from(vec![(b.min().x - dx, bp.y()), (b.max().x + dx, bp.y())]);
+            let p = plan(&fx.ctx(), &split_op(a, line.clone(), BTreeMap::new())).ok()?;
+            // Only a line that cuts this one building and nothing else unusual.
+            (p.violations.len() == 1 && p.violations[0].rule == "building-cut")
+                .then(|| split_op(a, line, BTreeMap::new()))
+        })
+    });
+}
+
+/// A split of `a` by one of several horizontal lines for which `accept` holds.
+fn split_with(fx: &Fx, a: &Region, assign: &BTreeMap<u32, usize>, accept: impl Fn(&Plan) -> bool) -> Option<EditOp> {
+    let b = a.geometry.bounding_rect()?;
+    let dx = 20.0 / scale(&fx.snap).0;
+    (1..20).find_map(|k| {
+        let y = b.min().y + b.height() * k as f64 / 20.0;
+        let op = split_op(a, LineString::from(vec![(b.min().x - dx, y), (b.max().x + dx, y)]), assign.clone());
+        let p = plan(&fx.ctx(), &op).ok()?;
+        accept(&p).then_some(op)
+    })
+}
+
+#[test]
+fn a_much_smaller_part_than_usual_is_an_area_warning() {
+    let fx = Fx::new();
+    exactly(&fx, "area-unusual", |a| {
+        // A line near the southern edge: the southern part is under 1/4 of the median grid.
+        split_with(&fx, a, &BTreeMap::new(), |p| {
+            p.violations.iter().any(|v| v.rule == "area-unusual")
+                && p.violations.iter().all(|v| v.rule == "area-unusual")
+        })
+    });
+    // And it is only a warning.
+    let a = fx.well_staffed().next().unwrap();
+    let op = split_with(&fx, a, &BTreeMap::new(), |p| p.violations.iter().any(|v| v.rule == "area-unusual")).unwrap();
+    let p = fx.plan(&op);
+    let v = p.violations.iter().find(|v| v.rule == "area-unusual").unwrap();
+    assert_eq!(v.severity, Severity::Warning);
+}
+
+#[test]
+fn a_part_left_without_enough_staff_is_a_load_warning() {
+    let fx = Fx::new();
+    exactly(&fx, "understaffed", |a| {
+        // Every staff member goes to part 0; part 1 keeps its households and has nobody.
+        let assign: BTreeMap<u32, usize> = fx.snap.staff_of_grid(&a.code).map(|s| (s.id, 0)).collect();
+        split_with(&fx, a, &assign, |p| {
+            p.violations.iter().all(|v| v.rule == "understaffed") && p.write[1].households > 0
+        })
+    });
+}
+
+#[test]
+fn a_building_cut_is_a_warning_when_so_configured() {
+    let mut fx = Fx::new();
+    let a = fx.well_staffed().next().unwrap().clone();
+    let op = split_with(&fx, &a, &BTreeMap::new(), |p| p.violations.iter().any(|v| v.rule == "building-cut")).unwrap();
+    let p = fx.plan(&op);
+    assert!(!p.is_acceptable());
+    fx.rules.building_cut_is_error = false;
+    let p = fx.plan(&op);
+    let cut: Vec<_> = p.violations.iter().filter(|v| v.rule == "building-cut").collect();
+    assert!(!cut.is_empty() && cut.iter().all(|v| v.severity == Severity::Warning));
+    let f = cut[0].to_feature().to_json();
+    assert_eq!(f["properties"]["severity"], "warning");
+    assert_eq!(f["geometry"]["type"], "Polygon", "the cut building is drawn");
+}
+
+#[test]
+fn a_boundary_drawn_0_3_m_off_snaps_and_validates_2_m_off_does_not() {
+    use rand::{Rng, SeedableRng};
+    let fx = Fx::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for a in fx.well_staffed().step_by(11).take(8) {
+        let jitter = |r: f64, rng: &mut rand_chacha::ChaCha8Rng| {
+            let ring = &a.geometry.0[0].exterior().0;
+            let moved: Vec<Coord<f64>> = ring[..ring.len() - 1]
+                .iter()
+                .map(|&c| {
+                    let t: f64 = rng.random::<f64>() * std::f64::consts::TAU;
+                    fx.offset(c, r * t.cos(), r * t.sin())
+                })
+                .collect();
+            let mut closed = moved.clone();
+            closed.push(moved[0]);
+            MultiPolygon(vec![Polygon::new(LineString(closed), vec![])])
+        };
+        let near = jitter(0.3, &mut rng);
+        let p = fx.plan(&reshape_op(&fx.snap, vec![(a.code.clone(), near)]));
+        assert!(p.is_acceptable(), "{}: {:?}", a.code, p.violations);
+        assert_eq!(p.write[0].geometry, a.geometry, "every vertex snapped back onto its neighbours' vertex");
+        let far = jitter(2.0, &mut rng);
+        let p = fx.plan(&reshape_op(&fx.snap, vec![(a.code.clone(), far)]));
+        let e = errors(&p);
+        assert!(e.contains(&"overlaps-sibling") || e.contains(&"gap") || e.contains(&"outside-community"), "{e:?}");
+    }
+}
+
+#[test]
+fn new_codes_skip_retired_numbers_and_run_out_with_a_clear_error() {
+    let fx = Fx::new();
+    let a = fx.well_staffed().next().unwrap();
+    let community = a.code.parent().unwrap();
+    let n = fx.snap.children(&community).len() as u32;
+    let scheme = gridmap::model::CodeScheme::default();
+    // Numbers n+1 and n+3 were used by grids that are retired now.
+    let mut used = fx.used.clone();
+    used.insert(scheme.grid_code(&community, n + 1).unwrap());
+    used.insert(scheme.grid_code(&community, n + 3).unwrap());
+    let ctx = Context { snap: &fx.snap, used_codes: &used, rules: &fx.rules };
+    let p = split_somewhere(&ctx, a);
+    let numbers: Vec<u32> = p.write.iter().map(|r| r.code.local_number()).collect();
+    let mut expected = vec![n + 2, n + 4, n + 5, n + 6];
+    expected.truncate(numbers.len());
+    assert_eq!(numbers, expected, "retired numbers n+1 and n+3 are skipped");
+    assert!(
+        p.write[0].name.ends_with("网格") && p.write[0].name.starts_with(&fx.snap.region(&community).unwrap().name)
+    );
+
+    // All 99 numbers used: no code left.
+    let mut used = fx.used.clone();
+    for k in 1..=99 {
+        used.insert(scheme.grid_code(&community, k).unwrap());
+    }
+    let ctx = Context { snap: &fx.snap, used_codes: &used, rules: &fx.rules };
+    let b = neighbours(&fx.snap, a)[0].0.clone();
+    let err = plan(&ctx, &EditOp::Merge { grids: vec![(a.code.clone(), 1), (b, 1)], name: None }).unwrap_err();
+    assert!(matches!(&err, EditError::Invalid(m) if m.contains("no unused grid numbers")), "{err}");
+}
+
+#[test]
+fn three_digit_districts_number_past_99() {
+    // The Karamay data re-coded with 3-digit grid numbers, and numbers 1-150 of one community used.
+    let mut data = gridmap::store::seed::karamay().unwrap();
+    let scheme3 = gridmap::model::CodeScheme::new(3).unwrap();
+    let recode = |c: &Code| scheme3.grid_code(&c.parent().unwrap(), c.local_number()).unwrap();
+    data.district.grid_width = 3;
+    for g in &mut data.grids {
+        g.code = recode(&g.code);
+    }
+    for s in &mut data.staff {
+        s.grids = s.grids.iter().map(recode).collect();
+    }
+    let snap = Snapshot::build(data, 1).unwrap();
+    let a = snap.data.grids[30].clone();
+    let community = a.code.parent().unwrap();
+    let mut used: BTreeSet<Code> = snap.data.grids.iter().map(|g| g.code.clone()).collect();
+    for k in 1..=150 {
+        used.insert(scheme3.grid_code(&community, k).unwrap());
+    }
+    let rules = RuleConfig::default();
+    let ctx = Context { snap: &snap, used_codes: &used, rules: &rules };
+    let p = split_somewhere(&ctx, &a);
+    assert_eq!(p.write[0].code.as_str().len(), 15);
+    assert_eq!(p.write[0].code.local_number(), 151);
+    assert_eq!(p.write[1].code.local_number(), 152);
+    assert!(p.write[0].name.contains("第一百五十一网格"), "{}", p.write[0].name);
+}
+
+#[test]
+fn split_parts_are_numbered_in_reading_order() {
+    let fx = Fx::new();
+    for a in fx.snap.data.grids.iter().step_by(17).take(10) {
+        let p = split_somewhere(&fx.ctx(), a);
+        for k in 1..p.write.len() {
+            assert!(p.write[k - 1].code < p.write[k].code, "codes ascend in the order of `write`");
+        }
+        // The documented order: rows of height sqrt(area / parts) from north to south, west to
+        // east within a row, by interior point in local metres.
+        let pts: Vec<(f64, f64)> = p
+            .write
+            .iter()
+            .map(|r| {
+                let q = r.geometry.interior_point().unwrap();
+                fx.snap.projection.to_local(q.x(), q.y())
+            })
+            .collect();
+        let total: f64 = p.write.iter().map(|r| area_m2(&fx.snap, &r.geometry)).sum();
+        let band = (total / p.write.len() as f64).sqrt();
+        let key = |q: (f64, f64)| ((-q.1 / band).floor() as i64, q.0);
+        for k in 1..pts.len() {
+            let (r0, x0) = key(pts[k - 1]);
+            let (r1, x1) = key(pts[k]);
+            assert!(
+                r0 < r1 || (r0 == r1 && x0 <= x1),
+                "{}: part {k} comes after part {} in reading order",
+                a.code,
+                k - 1
+            );
+        }
+    }
+}
+
+#[test]
+fn split_staff_follow_assign_and_bad_assignments_are_refused() {
+    let fx = Fx::new();
+    let a = fx.snap.data.grids.iter().find(|g| fx.snap.staff_of_grid(&g.code).count() >= 2).unwrap();
+    let staff: Vec<u32> = fx.snap.staff_of_grid(&a.code).map(|s| s.id).collect();
+    let assign = BTreeMap::from([(staff[0], 1usize)]);
+    let op = split_with(&fx, a, &assign, |p| !p.write.is_empty()).unwrap();
+    let p = fx.plan(&op);
+    let leader = p.staff.iter().find(|s| s.id == staff[0]).unwrap();
+    assert!(leader.grids.contains(&p.write[1].code) && !leader.grids.contains(&p.write[0].code));
+    assert!(!leader.grids.contains(&a.code));
+    let to_decide: Vec<u64> =
+        p.impact["staff_to_decide"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(to_decide, staff[1..].iter().map(|&i| i as u64).collect::<Vec<_>>());
+    let text = p.impact.to_string();
+    for s in fx.snap.staff_of_grid(&a.code) {
+        assert!(!text.contains(&s.name) && !text.contains(&s.phone), "no personal data in the impact report");
+    }
+    let EditOp::Split { line, .. } = op else { unreachable!() };
+    let bad = |assign| plan(&fx.ctx(), &split_op(a, line.clone(), assign)).unwrap_err().to_string();
+    assert!(bad(BTreeMap::from([(staff[0], 9)])).contains("part 9"));
+    assert!(bad(BTreeMap::from([(999_999, 0)])).contains("does not serve"));
+}
+
+#[test]
+fn random_splits_keep_the_area_and_leave_no_gap_or_overlap_and_merges_sum_households() {
+    use rand::{Rng, SeedableRng};
+    let fx = Fx::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let (mut done, mut refused) = (0, 0);
+    for case in 0..60 {
+        let a = &fx.snap.data.grids[rng.random_range(0..fx.snap.data.grids.len())];
+        // A random direction through a random point of the grid, reaching past its box.
+        let b = a.geometry.bounding_rect().unwrap();
+        let c = loop {
+            let p = geo::Point::new(
+                b.min().x + rng.random::<f64>() * b.width(),
+                b.min().y + rng.random::<f64>() * b.height(),
+            );
+            if geo::Contains::contains(&a.geometry, &p) {
+                break p.0;
+            }
+        };
+        let t: f64 = rng.random::<f64>() * std::f64::consts::PI;
+        let (kx, ky) = scale(&fx.snap);
+        let r = 2000.0;
+        let line = LineString(vec![
+            Coord { x: c.x - r * t.cos() / kx, y: c.y - r * t.sin() / ky },
+            Coord { x: c.x + r * t.cos() / kx, y: c.y + r * t.sin() / ky },
+        ]);
+        let p = match plan(&fx.ctx(), &split_op(a, line, BTreeMap::new())) {
+            Ok(p) => p,
+            Err(EditError::Invalid(m)) if m.contains("sliver") => {
+                refused += 1;
+                continue;
+            }
+            Err(e) => panic!("case {case}: {e}"),
+        };
+        let e = errors(&p);
+        for rule in ["gap", "overlaps-sibling", "outside-community", "self-intersection", "invalid-polygon", "spike"] {
+            assert!(!e.contains(&rule), "case {case} ({}): {rule}: {:?}", a.code, p.violations);
+        }
+        let area: f64 = p.write.iter().map(|r| area_m2(&fx.snap, &r.geometry)).sum();
+        assert!((area - area_m2(&fx.snap, &a.geometry)).abs() < 0.01, "case {case}: area kept");
+        assert_eq!(p.write.iter().map(|r| r.households).sum::<u32>(), a.households, "case {case}");
+        // Merging the parts again (on the snapshot with the split applied) sums households.
+        if case % 6 == 0 {
+            assert_impact_matches_brute_force(&fx.snap, &p);
+            let after = applied(&fx.snap, &p);
+            let mut used = fx.used.clone();
+            used.extend(p.write.iter().map(|r| r.code.clone()));
+            let ctx = Context { snap: &after, used_codes: &used, rules: &fx.rules };
+            let m =
+                plan(&ctx, &EditOp::Merge { grids: p.write.iter().map(|r| (r.code.clone(), 1)).collect(), name: None })
+                    .unwrap();
+            assert!(errors(&m).iter().all(|r| *r == "building-cut"), "case {case}: {:?}", m.violations);
+            assert_eq!(m.write[0].households, a.households);
+        }
+        done += 1;
+    }
+    assert!(done >= 50, "{done} splits checked, {refused} refused as slivers");
 }

@@ -365,6 +365,20 @@ pub mod checks {
         assert_eq!(rebuilt.data.grids, snap.data.grids, "current grids agree");
         assert_eq!(rebuilt.history().versions(), snap.history().versions(), "history agrees, exactly");
         assert_eq!(rebuilt.used_grid_codes(), &store.grid_codes_ever().await.expect("codes"));
+        // The derived snapshot (grid parts rebuilt, the rest shared) answers like the full build.
+        for k in 0..=60 {
+            let (lon, lat) = (84.849 + 0.00085 * f64::from(k), 45.579 + 0.0007 * f64::from(k));
+            let code_of = |s: &Snapshot| s.locate(lon, lat).map(|l| s.data.grids[l.grid].code.clone());
+            assert_eq!(code_of(&snap), code_of(&rebuilt), "locate ({lon}, {lat})");
+        }
+        for g in &rebuilt.data.grids {
+            let ids = |s: &Snapshot| s.staff_of_grid(&g.code).map(|p| p.id).collect::<Vec<_>>();
+            assert_eq!(ids(&snap), ids(&rebuilt), "staff of {}", g.code);
+            assert_eq!(
+                snap.children(&g.code.parent().expect("parent")),
+                rebuilt.children(&g.code.parent().expect("parent"))
+            );
+        }
 
         // As-of locate on a line of points across the moving boundary, at instants around each
         // edit, against the brute-force answer from the store's versions.

@@ -244,7 +244,12 @@ fn reshape(ctx: &Context<'_>, grids: &[GridShape]) -> Result<Draft, EditError> {
                 nb.add(&com.geometry, area);
             }
         }
-        let geometry = snap::snap_shape(&g.geometry, &nb, &metric, tol);
+        // An unreadable shape is kept as sent, to be reported as it is.
+        let geometry = if rules::readable(&g.geometry) {
+            snap::snap_shape(&g.geometry, &nb, &metric, tol)
+        } else {
+            g.geometry.clone()
+        };
         d.retire.push((g.code.clone(), old.version));
         d.write.push(new_region(g.code.clone(), old.name.clone(), old.version + 1, geometry));
     }

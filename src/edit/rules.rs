@@ -6,7 +6,7 @@
 //! | `invalid-ring`         | error    | rings closed, at least 3 distinct vertices                           |
 //! | `self-intersection`    | error    | no ring crosses or touches itself; rings cross no other ring        |
 //! | `spike`                | error    | no vertex where the boundary turns back on itself (angle < 1°)      |
-//! | `zero-area`            | error    | every part and hole at least [`AREA_TOLERANCE_M2`]                  |
+//! | `zero-area`            | error    | every part and hole encloses at least [`ZERO_AREA_M2`]              |
 //! | `invalid-polygon`      | error    | holes inside their shell, parts not overlapping (geo `Validation`)  |
 //! | `outside-community`    | error    | the grid lies inside its community                                  |
 //! | `overlaps-sibling`     | error    | no overlap with another grid of the same community                 |
@@ -16,6 +16,10 @@
 //! | `understaffed`         | warning  | households at most `households_per_worker` × the grid's staff       |
 //!
 //! (*) a warning when `RuleConfig::building_cut_is_error` is false.
+//!
+//! A shape that is not a readable polygon at all (`invalid-coordinates`, `invalid-ring`) is
+//! reported alone: the community, building and load rules need a polygon and are skipped for
+//! the community of such a grid (the edit is refused anyway).
 //!
 //! Areas are square metres in the snapshot's local projection. An overlap, gap or part outside
 //! counts only when one connected piece of it reaches [`AREA_TOLERANCE_M2`] (smaller pieces are
@@ -40,6 +44,8 @@ pub const BUILDING_CUT_MIN_SHARE: f64 = 0.02;
 pub const AREA_MIN_RATIO: f64 = 0.25;
 /// A grid larger than this multiple of the community's median grid area is unusual.
 pub const AREA_MAX_RATIO: f64 = 4.0;
+/// A part or hole enclosing less than this is degenerate (square metres).
+pub const ZERO_AREA_M2: f64 = 0.01;
 /// Turning back by more than 179° at a vertex (an angle under 1°) is a spike.
 const SPIKE_MAX_ANGLE_DEG: f64 = 1.0;
 
@@ -71,13 +77,30 @@ pub fn check(ctx: &Context<'_>, after: &After<'_>) -> Vec<Violation> {
     for r in after.write {
         check_geometry(&mut out, &r.code, &r.geometry, &metric);
     }
+    let unreadable: BTreeSet<Code> =
+        after.write.iter().filter(|r| !readable(&r.geometry)).filter_map(|r| r.code.parent()).collect();
     let communities: BTreeSet<Code> = after.write.iter().filter_map(|r| r.code.parent()).collect();
-    for community in &communities {
+    for community in communities.difference(&unreadable) {
         check_community(ctx, after, community, &metric, &mut out);
     }
-    check_buildings(ctx, after, &metric, &mut out);
-    check_load(ctx, after, &mut out);
+    let polygons: Vec<Region> =
+        after.write.iter().filter(|r| r.code.parent().is_some_and(|c| !unreadable.contains(&c))).cloned().collect();
+    let after = After { write: &polygons, removed: after.removed, staff_count: after.staff_count };
+    check_buildings(ctx, &after, &metric, &mut out);
+    check_load(ctx, &after, &mut out);
     out
+}
+
+/// Whether `mp` can be read as polygons at all: coordinates finite and in range, every ring
+/// closed with at least 3 distinct vertices.
+pub fn readable(mp: &MultiPolygon<f64>) -> bool {
+    !mp.0.is_empty()
+        && rings(mp).all(|(_, _, r)| {
+            let closed = r.0.len() >= 4 && r.0.first() == r.0.last();
+            let mut d = r.0.clone();
+            d.dedup();
+            closed && d.len() >= 4 && r.0.iter().all(|c| crate::model::crs::check_lon_lat(c.x, c.y).is_ok())
+        })
 }
 
 // ---- geometry validity -------------------------------------------------------------------
@@ -179,7 +202,7 @@ pub fn check_geometry(out: &mut Vec<Violation>, code: &Code, mp: &MultiPolygon<f
             ));
         }
         let ring_area = metric.polygon_area_m2(&Polygon::new(r.clone(), vec![]));
-        if ring_area < AREA_TOLERANCE_M2 {
+        if ring_area < ZERO_AREA_M2 {
             out.push(v(
                 "zero-area",
                 Severity::Error,

@@ -72,16 +72,20 @@ pub struct Snapshot {
     region_index: HashMap<Code, (Level, usize)>,
     children: HashMap<Code, Vec<Code>>,
     staff_by_grid: HashMap<Code, Vec<usize>>,
-    region_trees: [RTree<RectEntry>; 2],
-    compounds: RTree<RectEntry>,
-    buildings: RTree<RectEntry>,
-    access_points: RTree<PointEntry>,
-    entrances: RTree<PointEntry>,
-    responders: RTree<PointEntry>,
-    /// The address gazetteer (geocode and reverse).
-    pub gazetteer: crate::address::Gazetteer,
-    /// The travel network (response and coverage).
-    pub reach: crate::reach::ReachIndex,
+    // The parts below do not depend on grids or staff, so the snapshot after a grid edit shares
+    // them with the one before (`Arc`), see `versions::with_grid_edit`.
+    region_trees: Arc<[RTree<RectEntry>; 2]>,
+    compounds: Arc<RTree<RectEntry>>,
+    buildings: Arc<RTree<RectEntry>>,
+    access_points: Arc<RTree<PointEntry>>,
+    entrances: Arc<RTree<PointEntry>>,
+    responders: Arc<RTree<PointEntry>>,
+    /// The address gazetteer (geocode and reverse). Built from addresses, buildings and region
+    /// names, never from grid geometry.
+    pub gazetteer: Arc<crate::address::Gazetteer>,
+    /// The travel network (response and coverage). Uses grids only for the extent of its spatial
+    /// hash, which a grid edit cannot change (grids stay inside their communities).
+    pub reach: Arc<crate::reach::ReachIndex>,
 }
 
 fn rect_entries<'a, T: 'a, G: BoundingRect<f64> + 'a>(
@@ -129,29 +133,18 @@ fn check_unique_ids(layer: &'static str, ids: impl Iterator<Item = u32>) -> Resu
     Ok(())
 }
 
-impl Snapshot {
-    /// Sorts and indexes `data`. CPU-heavy for big cities: call from a blocking thread
-    /// (see [`Snapshot::build_blocking`]).
-    pub fn build(mut data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
-        data.subdistricts.sort_by(|a, b| a.code.cmp(&b.code));
-        data.communities.sort_by(|a, b| a.code.cmp(&b.code));
-        data.grids.sort_by(|a, b| a.code.cmp(&b.code));
-        data.compounds.sort_by_key(|c| c.id);
-        data.access_points.sort_by_key(|c| c.id);
-        data.buildings.sort_by_key(|c| c.id);
-        data.entrances.sort_by_key(|c| c.id);
-        data.responders.sort_by_key(|c| c.id);
-        data.staff.sort_by_key(|c| c.id);
-        check_unique_codes("subdistricts", &data.subdistricts)?;
-        check_unique_codes("communities", &data.communities)?;
-        check_unique_codes("grids", &data.grids)?;
-        check_unique_ids("compounds", data.compounds.iter().map(|c| c.id))?;
-        check_unique_ids("access_points", data.access_points.iter().map(|c| c.id))?;
-        check_unique_ids("buildings", data.buildings.iter().map(|c| c.id))?;
-        check_unique_ids("entrances", data.entrances.iter().map(|c| c.id))?;
-        check_unique_ids("responders", data.responders.iter().map(|c| c.id))?;
-        check_unique_ids("staff", data.staff.iter().map(|c| c.id))?;
+/// The parts of a snapshot that depend on the grids or the staff: rebuilt after a grid edit.
+struct GridParts {
+    grids: GridLocator,
+    grid_parents: Vec<(Option<usize>, Option<usize>)>,
+    region_index: HashMap<Code, (Level, usize)>,
+    children: HashMap<Code, Vec<Code>>,
+    staff_by_grid: HashMap<Code, Vec<usize>>,
+}
 
+impl GridParts {
+    /// From `data` with regions sorted by code and staff by id.
+    fn build(data: &Dataset) -> GridParts {
         let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
         let grids = GridLocator::new(&grid_shapes);
 
@@ -177,6 +170,66 @@ impl Snapshot {
                 staff_by_grid.entry(g.clone()).or_default().push(i);
             }
         }
+        GridParts { grids, grid_parents, region_index, children, staff_by_grid }
+    }
+}
+
+impl Snapshot {
+    /// This snapshot with `data` (regions sorted by code, staff by id) in place of its own,
+    /// where only grids and staff differ: the grid-dependent parts are rebuilt, everything else
+    /// is shared. The caller guarantees that nothing else changed.
+    fn with_new_grids(&self, data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
+        check_unique_codes("grids", &data.grids)?;
+        check_unique_ids("staff", data.staff.iter().map(|c| c.id))?;
+        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } = GridParts::build(&data);
+        let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
+        Ok(Snapshot {
+            data,
+            generation,
+            change_seq: None,
+            history: History::empty(),
+            used_grid_codes,
+            built_at: Utc::now(),
+            projection: self.projection,
+            grids,
+            grid_parents,
+            region_index,
+            children,
+            staff_by_grid,
+            region_trees: self.region_trees.clone(),
+            compounds: self.compounds.clone(),
+            buildings: self.buildings.clone(),
+            access_points: self.access_points.clone(),
+            entrances: self.entrances.clone(),
+            responders: self.responders.clone(),
+            gazetteer: self.gazetteer.clone(),
+            reach: self.reach.clone(),
+        })
+    }
+
+    /// Sorts and indexes `data`. CPU-heavy for big cities: call from a blocking thread
+    /// (see [`Snapshot::build_blocking`]).
+    pub fn build(mut data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
+        data.subdistricts.sort_by(|a, b| a.code.cmp(&b.code));
+        data.communities.sort_by(|a, b| a.code.cmp(&b.code));
+        data.grids.sort_by(|a, b| a.code.cmp(&b.code));
+        data.compounds.sort_by_key(|c| c.id);
+        data.access_points.sort_by_key(|c| c.id);
+        data.buildings.sort_by_key(|c| c.id);
+        data.entrances.sort_by_key(|c| c.id);
+        data.responders.sort_by_key(|c| c.id);
+        data.staff.sort_by_key(|c| c.id);
+        check_unique_codes("subdistricts", &data.subdistricts)?;
+        check_unique_codes("communities", &data.communities)?;
+        check_unique_codes("grids", &data.grids)?;
+        check_unique_ids("compounds", data.compounds.iter().map(|c| c.id))?;
+        check_unique_ids("access_points", data.access_points.iter().map(|c| c.id))?;
+        check_unique_ids("buildings", data.buildings.iter().map(|c| c.id))?;
+        check_unique_ids("entrances", data.entrances.iter().map(|c| c.id))?;
+        check_unique_ids("responders", data.responders.iter().map(|c| c.id))?;
+        check_unique_ids("staff", data.staff.iter().map(|c| c.id))?;
+
+        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } = GridParts::build(&data);
 
         let centre = data
             .grids
@@ -192,20 +245,20 @@ impl Snapshot {
 
         let projection = LocalProjection::new(centre.0, centre.1);
         let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
-        let gazetteer = crate::address::Gazetteer::build(&data);
-        let reach = crate::reach::ReachIndex::build(&data, &projection);
+        let gazetteer = Arc::new(crate::address::Gazetteer::build(&data));
+        let reach = Arc::new(crate::reach::ReachIndex::build(&data, &projection));
         Ok(Snapshot {
             gazetteer,
             reach,
-            region_trees: [
+            region_trees: Arc::new([
                 rect_entries(data.subdistricts.iter(), |r: &Region| &r.geometry),
                 rect_entries(data.communities.iter(), |r: &Region| &r.geometry),
-            ],
-            compounds: rect_entries(data.compounds.iter(), |c: &crate::model::Compound| &c.geometry),
-            buildings: rect_entries(data.buildings.iter(), |c: &crate::model::Building| &c.geometry),
-            access_points: point_entries(data.access_points.iter(), |a| a.location),
-            entrances: point_entries(data.entrances.iter(), |a| a.location),
-            responders: point_entries(data.responders.iter(), |a| a.location),
+            ]),
+            compounds: Arc::new(rect_entries(data.compounds.iter(), |c: &crate::model::Compound| &c.geometry)),
+            buildings: Arc::new(rect_entries(data.buildings.iter(), |c: &crate::model::Building| &c.geometry)),
+            access_points: Arc::new(point_entries(data.access_points.iter(), |a| a.location)),
+            entrances: Arc::new(point_entries(data.entrances.iter(), |a| a.location)),
+            responders: Arc::new(point_entries(data.responders.iter(), |a| a.location)),
             projection,
             grids,
             grid_parents,

@@ -70,8 +70,9 @@ impl Snapshot {
     /// The snapshot after an edit committed at `at`: the current versions `(code, version)` of
     /// `retire` end at `at` and join the history, `write` become current from `at`, and each
     /// person of `staff` replaces the record with the same id. `generation` and `change_seq`
-    /// are those of the new snapshot. CPU-heavy (the grid-dependent indexes are rebuilt): call
-    /// from a blocking thread.
+    /// are those of the new snapshot. Only what depends on grids and staff is rebuilt (the grid
+    /// locator, region and staff lookups); the other layers' trees, the gazetteer and the travel
+    /// network are shared with `self`. Still CPU work (milliseconds): call from a blocking thread.
     pub fn with_grid_edit(
         &self,
         retire: &[(Code, u32)],
@@ -92,13 +93,21 @@ impl Snapshot {
             !ends
         });
         data.grids.extend(write.iter().map(|r| Region { valid_from: at, valid_to: None, ..r.clone() }));
+        let mut new_staff = false;
         for person in staff {
             match data.staff.iter_mut().find(|s| s.id == person.id) {
                 Some(s) => *s = person.clone(),
-                None => data.staff.push(person.clone()),
+                None => {
+                    data.staff.push(person.clone());
+                    new_staff = true;
+                }
             }
         }
-        let mut next = Snapshot::build(data, generation)?.with_history(ended);
+        data.grids.sort_by(|a, b| a.code.cmp(&b.code));
+        if new_staff {
+            data.staff.sort_by_key(|s| s.id);
+        }
+        let mut next = self.with_new_grids(data, generation)?.with_history(ended);
         next.change_seq = change_seq;
         Ok(next)
     }

@@ -540,15 +540,24 @@ async fn save(state: &AppState, caller: &Caller, req: Request, reason: String) -
         changed_by: caller.name.clone(),
         reason,
     };
-    let committed = state.store.commit_grid_edit(&edit).await?;
-    tracing::info!(
-        by = %caller.name,
-        retired = ?edit.retire,
-        written = ?edit.write.iter().map(|r| (r.code.as_str(), r.version)).collect::<Vec<_>>(),
-        change = ?committed.seq,
-        "grid edit committed"
-    );
-    publish(state, &snap, &edit, committed).await;
+    // Commit and publish run in a task of their own, holding the write lock: if the client goes
+    // away, the request's future is dropped, but an edit the store committed is still published.
+    let task_state = state.clone();
+    let committed = tokio::spawn(async move {
+        let committed = task_state.store.commit_grid_edit(&edit).await?;
+        tracing::info!(
+            by = %edit.changed_by,
+            retired = ?edit.retire,
+            written = ?edit.write.iter().map(|r| (r.code.as_str(), r.version)).collect::<Vec<_>>(),
+            change = ?committed.seq,
+            "grid edit committed"
+        );
+        publish(&task_state, &snap, &edit, committed).await;
+        drop(_writing);
+        Ok::<_, StoreError>(committed)
+    })
+    .await
+    .map_err(|e| Refusal::Problem(ApiError::internal(format!("the edit task failed: {e}"))))??;
     let mut written = plan.clone();
     for r in &mut written.write {
         r.valid_from = committed.at;
@@ -564,8 +573,9 @@ async fn save(state: &AppState, caller: &Caller, req: Request, reason: String) -
 
 /// Publishes the snapshot after a committed edit (the caller holds the write lock). When the
 /// store says another process committed since `snap` was loaded, the whole dataset is reloaded
-/// instead, so that its change is not skipped. A failure here cannot undo the commit: it is
-/// logged, and the sync loop (PostGIS) or the next edit's reload brings the snapshot up to date.
+/// instead, so that its change is not skipped; a reload is also the fallback when the derived
+/// snapshot cannot be built. A failure of both cannot undo the commit: it is logged, and the
+/// sync loop (PostGIS) brings the snapshot up to date later.
 async fn publish(
     state: &AppState,
     snap: &std::sync::Arc<Snapshot>,
@@ -582,7 +592,14 @@ async fn publish(
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
     } else {
-        crate::sync::load_snapshot(&*state.store, generation).await.map(|(s, _)| s).map_err(|e| e.to_string())
+        Err("another process committed in between".to_string())
+    };
+    let next = match next {
+        Ok(next) => Ok(next),
+        Err(why) => {
+            tracing::info!(%why, "reloading the whole dataset after an edit");
+            crate::sync::load_snapshot(&*state.store, generation).await.map(|(s, _)| s).map_err(|e| e.to_string())
+        }
     };
     match next {
         Ok(next) => state.live.publish(next),
