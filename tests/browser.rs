@@ -123,8 +123,20 @@ fn screenshot_path(name: &str) -> PathBuf {
 /// every page must pass: the driver succeeded, no request left the server, no console error
 /// (except those `allowed_error` accepts), and the screenshot exists.
 async fn drive(server: &Server, name: &str, args: &[String], allowed_error: impl Fn(&str) -> bool) -> Value {
+    drive_as(server, name, name, args, allowed_error).await
+}
+
+/// [`drive`] with screenshot `target/screenshots/<shot>.png`, for a driver that several tests run
+/// (at the same time: each needs its own file).
+async fn drive_as(
+    server: &Server,
+    name: &str,
+    shot: &str,
+    args: &[String],
+    allowed_error: impl Fn(&str) -> bool,
+) -> Value {
     require_browser_stack();
-    let shot = screenshot_path(name);
+    let shot = screenshot_path(shot);
     let _ = std::fs::remove_file(&shot);
     let script = Path::new(MANIFEST_DIR).join(format!("tests/browser/{name}.mjs"));
     let mut cmd = Command::new("node");
@@ -734,7 +746,7 @@ async fn a_conflicting_save_keeps_the_drawing_and_succeeds_after_reapplying() {
         other.to_string(),
     ];
     // The stale save's 412 is logged by Chromium as a failed resource: expected here only.
-    let r = drive(&server, "edit", &args, |e| e.contains("412")).await;
+    let r = drive_as(&server, "edit", "edit-conflict", &args, |e| e.contains("412")).await;
 
     assert!(r["other"]["status"] == 200, "the other planner's save went through: {}", r["other"]);
     let c = &r["conflict"];
@@ -814,7 +826,7 @@ async fn a_planner_splits_a_grid_along_a_drawn_line() {
     let before = grids_of(&server, &community);
     let points = serde_json::to_string(&line.iter().map(|&(x, y)| [x, y]).collect::<Vec<_>>()).unwrap();
     let args = [grid.code.to_string(), "split".into(), points, token.clone().unwrap_or_else(|| "-".into())];
-    let r = drive(&server, "op", &args, no_error).await;
+    let r = drive_as(&server, "op", "split", &args, no_error).await;
 
     assert_eq!(r["validated"]["validation"], "valid", "the drawn line is validated: {}", r["validated"]);
     assert!(f(&r["drawnParts"]) >= 2.0, "the parts are drawn: {r}");
@@ -864,7 +876,7 @@ async fn a_planner_merges_two_neighbouring_grids_by_clicking() {
     let (bx, by) = inside(&b.geometry);
     let points = serde_json::to_string(&[[bx, by]]).unwrap();
     let args = [a.code.to_string(), "merge".into(), points, token.clone().unwrap_or_else(|| "-".into())];
-    let r = drive(&server, "op", &args, no_error).await;
+    let r = drive_as(&server, "op", "merge", &args, no_error).await;
 
     assert_eq!(r["validated"]["validation"], "valid", "the merge is validated: {}", r["validated"]);
     assert!(
