@@ -47,7 +47,8 @@ const LAYERS = [
   },
   {
     id: 'edit-viol-fill', type: 'fill', source: 'edit-violations', filter: ['==', ['geometry-type'], 'Polygon'],
-    paint: { 'fill-color': severityColour, 'fill-opacity': 0.35 },
+    // A warning may cover a whole grid (a load warning): lighter, so the map stays readable.
+    paint: { 'fill-color': severityColour, 'fill-opacity': ['match', ['get', 'severity'], 'error', 0.35, 0.12] },
   },
   {
     id: 'edit-viol-line', type: 'line', source: 'edit-violations', filter: ['!=', ['geometry-type'], 'Point'],
