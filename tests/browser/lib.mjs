@@ -147,3 +147,19 @@ export async function clickAt(page, lon, lat) {
   await waitForIdle(page);
   return px;
 }
+
+/** Enters `token` in the page's token dialog (the page keeps it in sessionStorage). */
+export async function enterToken(page, token) {
+  await page.click('#token');
+  await page.fill('#token-input', token);
+  await page.click('#token-save');
+  await page.waitForFunction(() => !document.querySelector('#token-dialog').open);
+}
+
+/** The visible message: {text, kind} or null. */
+export function readMessage(page) {
+  return page.evaluate(() => {
+    const m = document.querySelector('#message');
+    return m.hidden ? null : { text: m.textContent, kind: m.dataset.kind };
+  });
+}

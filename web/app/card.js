@@ -6,18 +6,9 @@
 
 import { currentLang, t, tEnum } from './i18n.js';
 import { isOpenAt, minuteNow } from './geo.js';
+import { h } from './dom.js';
 
 const PLURAL = { subdistrict: 'subdistricts', community: 'communities', grid: 'grids' };
-
-/** Creates an element: h('p', {class: 'x'}, 'text', child, ...). */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c);
-  return el;
-}
 
 /** The level of a code, by its length (GB/T 30428.1: 9 subdistrict, 12 community, 14-15 grid). */
 export function levelOfCode(code) {

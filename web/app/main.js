@@ -1,11 +1,13 @@
 // main.js: the gridmap web map. Loads the server's style, builds the map over the server's vector
-// tiles, and wires click, search, language and legend.
+// tiles, and wires click, search, language, legend, the token dialog and the three views:
+// 网格地图 (the map and its card), 覆盖分析 (coverage.js) and 网格编辑 (editor.js).
 //
 // Everything comes from this server: MapLibre from /vendor, the style from /style.json, every
 // layer from /tiles/{z}/{x}/{y}.mvt (only the tiles in view, so a city of 100,000 grids loads as
 // fast as a small one), answers from /api. Region names for search by name come from
 // /tiles/regions.json, fetched in the background once the map is drawn. The view lives in the URL
-// hash (#zoom/lat/lon, MapLibre's own hash handler), so a link reopens the same place. When the
+// hash with the current view and its parameters (#zoom/lat/lon&view=coverage&minutes=3, see
+// hash.js), so a link reopens the same place and view. When the
 // map has drawn its first view and is idle, window.__mapIdle becomes true (the browser tests wait
 // for it); window.__map is the map, for the same tests.
 
@@ -14,6 +16,10 @@ import { applyTo, currentLang, onLangChange, setLang, t } from './i18n.js';
 import { addResponderIcons, adaptStyle, selectionLayers, SOURCE } from './style.js';
 import { bounds, minuteNow } from './geo.js';
 import { levelOfCode, regionPath, renderPointCard, renderRegionCard } from './card.js';
+import { getJson, getToken, setToken } from './api.js';
+import { cameraOf, formatHash, readHash, replaceHash } from './hash.js';
+import { createCoverageView } from './coverage.js';
+import { createEditView } from './editor.js';
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -25,17 +31,8 @@ let cardModel = null;
 /** The map, once the style has loaded. */
 let map = null;
 
-/** GET a JSON document; a failure throws an Error whose message is the problem's detail. */
-async function fetchJson(path) {
-  const resp = await fetch(path, { headers: { Accept: 'application/json, application/geo+json' } });
-  const body = await resp.json().catch(() => null);
-  if (!resp.ok) {
-    const err = new Error(body?.detail ?? `${resp.status} ${resp.statusText}`);
-    err.status = resp.status;
-    throw err;
-  }
-  return body;
-}
+/** GET a JSON document; a failure throws an ApiProblem whose message is the problem's detail. */
+const fetchJson = (path) => getJson(path);
 
 /** Loads the region names once; later calls share the same request. */
 function loadNames() {
@@ -65,6 +62,16 @@ function hideMessage() {
   $('#message').hidden = true;
 }
 
+/**
+ * Shows a failed request: a missing or refused token (401/403) as a sentence in the UI language
+ * around the server's reason (the problem's detail), anything else as "could not load".
+ */
+function showProblem(err) {
+  if (err.status === 401) showMessage(t('auth_401', { detail: err.message }), 'error');
+  else if (err.status === 403) showMessage(t('auth_403', { detail: err.message }), 'error');
+  else showMessage(t('load_failed', { detail: err.message }), 'error');
+}
+
 function drawCard() {
   const card = $('#card');
   if (!cardModel) {
@@ -72,7 +79,8 @@ function drawCard() {
     return;
   }
   const body = $('#card-body');
-  if (cardModel.kind === 'point') renderPointCard(card, body, cardModel);
+  if (cardModel.kind === 'custom') cardModel.render(card, body);
+  else if (cardModel.kind === 'point') renderPointCard(card, body, cardModel);
   else renderRegionCard(card, body, { feature: cardModel.feature, lookup: lookupRegion });
   card.hidden = false;
 }
@@ -81,6 +89,13 @@ function closeCard() {
   cardModel = null;
   drawCard();
   select(null, null);
+  currentView?.onCardClosed?.();
+}
+
+/** Shows a card drawn by a view (`render(card, body)`, called again after a language switch). */
+function showCard(render) {
+  cardModel = render ? { kind: 'custom', render } : null;
+  drawCard();
 }
 
 function lookupRegion(code) {
@@ -91,7 +106,7 @@ function lookupRegion(code) {
 // ---------------------------------------------------------------------------------------------
 // The map
 
-const hasHashView = /^#\d+(\.\d+)?\/-?\d+(\.\d+)?\/-?\d+(\.\d+)?/.test(location.hash);
+const initialHash = readHash();
 
 /** `b` grown by `f` times its size on each side. */
 function pad(b, f) {
@@ -115,9 +130,10 @@ async function createMap() {
   map = new MapLibreMap({
     container: 'map',
     style,
-    ...(hasHashView ? {} : { bounds: district, fitBoundsOptions: { padding: 40 } }),
+    ...(initialHash.camera
+      ? { center: [initialHash.camera.lon, initialHash.camera.lat], zoom: initialHash.camera.zoom }
+      : { bounds: district, fitBoundsOptions: { padding: 40 } }),
     maxBounds: pad(district, 0.6),
-    hash: true,
     dragRotate: false,
     pitchWithRotate: false,
     touchPitch: false,
@@ -132,6 +148,8 @@ async function createMap() {
   // Icons before any tile is laid out, so no symbol asks for a missing image.
   map.once('style.load', () => addResponderIcons(map));
   map.once('load', () => {
+    views = { coverage: createCoverageView(viewContext()), edit: createEditView(viewContext()) };
+    switchView(initialHash.params.get('view') ?? 'map', initialHash.params);
     map.once('idle', () => {
       // Milliseconds from navigation start to the first complete drawing (the tests report it).
       window.__mapIdleAt = performance.now();
@@ -141,11 +159,23 @@ async function createMap() {
   });
   // Gates turn green or red with the clock: the style compares each gate's hours with `minute`.
   setInterval(() => map.setGlobalStateProperty('minute', minuteNow()), 60_000);
-  map.on('click', onClick);
+  map.on('click', (e) => (currentView ? currentView.onClick(e) : onClick(e)));
+  map.on('moveend', saveHash);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Click: which grid is this?
+
+/** The code of the grid at `lngLat`, or null outside every grid (errors are shown). */
+async function locateGrid({ lng, lat }) {
+  try {
+    const located = await fetchJson(`/api/locate?lon=${lng.toFixed(7)}&lat=${lat.toFixed(7)}`);
+    return located.grid?.code ?? null;
+  } catch (err) {
+    showProblem(err);
+    return null;
+  }
+}
 
 async function onClick(e) {
   const box = [[e.point.x - 6, e.point.y - 6], [e.point.x + 6, e.point.y + 6]];
@@ -160,9 +190,95 @@ async function onClick(e) {
     drawCard();
     select('grid', located.grid?.code ?? null);
   } catch (err) {
-    showMessage(t('load_failed', { detail: err.message }), 'error');
+    showProblem(err);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Views: 网格地图 (null: the map and its card), 覆盖分析, 网格编辑
+
+/** The views other than the map, by name, once the map has loaded. */
+let views = {};
+/** The open view; null for the map view. */
+let currentView = null;
+
+/** What the views get from the page. */
+function viewContext() {
+  return {
+    map, showMessage, hideMessage, showProblem, showCard, saveHash, locateGrid,
+    /** The district's code (the first six digits of any region code). */
+    async districtCode() {
+      await loadNames().catch(() => {});
+      const any = names.subdistrict.keys().next().value;
+      return any ? any.slice(0, 6) : '';
+    },
+    /** Re-fetches the vector tiles (after an edit; each tile revalidates by its ETag). */
+    reloadTiles() {
+      const source = map.getSource(SOURCE);
+      if (source?.tiles) source.setTiles([...source.tiles]);
+    },
+  };
+}
+
+/** Writes the camera, the view and its parameters into the URL hash. */
+function saveHash() {
+  if (!map) return;
+  const params = [];
+  if (currentView) params.push(['view', currentView.name], ...currentView.params());
+  replaceHash(formatHash(cameraOf(map), params));
+}
+
+/** Opens view `name` ('map', 'coverage' or 'edit') with the hash's `params`. */
+function switchView(name, params = new Map()) {
+  const next = views[name] ?? null;
+  if (next !== currentView) {
+    currentView?.leave();
+    closeCard();
+    hideMessage();
+    currentView = next;
+  }
+  document.body.dataset.view = currentView?.name ?? 'map';
+  for (const b of document.querySelectorAll('#views button')) b.setAttribute('aria-pressed', String(b.dataset.view === (currentView?.name ?? 'map')));
+  $('#legend').hidden = Boolean(currentView);
+  if (currentView) currentView.enter(params);
+  saveHash();
+}
+
+for (const b of document.querySelectorAll('#views button')) {
+  b.addEventListener('click', () => {
+    // Before the map has loaded there are no views yet: the hash takes the choice.
+    if (Object.keys(views).length) switchView(b.dataset.view);
+  });
+}
+
+// A link pasted into the same tab: follow its view and camera.
+window.addEventListener('hashchange', () => {
+  const { camera, params } = readHash();
+  if (camera && map) map.jumpTo({ center: [camera.lon, camera.lat], zoom: camera.zoom });
+  if (map) switchView(params.get('view') ?? 'map', params);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The token dialog: the token stays in this tab (sessionStorage) and goes with every /api call.
+
+function drawTokenButton() {
+  const b = $('#token');
+  b.dataset.set = getToken() ? 'true' : 'false';
+  b.textContent = getToken() ? t('token_set') : t('token');
+}
+
+$('#token').addEventListener('click', () => {
+  $('#token-input').value = getToken();
+  $('#token-dialog').showModal();
+});
+$('#token-form').addEventListener('submit', (e) => {
+  // method=dialog closes the dialog; the button pressed says what to do.
+  const action = e.submitter?.value;
+  if (action === 'save') setToken($('#token-input').value.trim());
+  if (action === 'clear') setToken('');
+  drawTokenButton();
+  if (action !== 'cancel' && currentView) currentView.enter(readHash().params);
+});
 
 // ---------------------------------------------------------------------------------------------
 // Search: a code (or a name) → fly there and show the card.
@@ -203,6 +319,8 @@ async function search(raw) {
   const b = bounds(feature.geometry);
   if (b) map?.fitBounds(b, { padding: { top: 80, bottom: 40, left: 40, right: 380 }, maxZoom: 17, duration: 800 });
   select(level, code);
+  // In the edit view a searched grid is opened for editing.
+  if (currentView?.name === 'edit' && level === 'grid') return currentView.open(code);
   cardModel = { kind: 'region', feature };
   drawCard();
   // The card names the region's parents: make sure their names are here.
@@ -228,7 +346,9 @@ function drawLangButton() {
 $('#lang').addEventListener('click', () => setLang(currentLang() === 'zh' ? 'en' : 'zh'));
 onLangChange(() => {
   drawLangButton();
+  drawTokenButton();
   drawCard();
+  currentView?.redraw();
 });
 $('#card-close').addEventListener('click', closeCard);
 document.addEventListener('keydown', (e) => {
@@ -237,4 +357,5 @@ document.addEventListener('keydown', (e) => {
 
 applyTo();
 drawLangButton();
+drawTokenButton();
 createMap().catch((err) => showMessage(t('load_failed', { detail: err.message }), 'error'));
