@@ -163,6 +163,8 @@ async fn get(app: &App, uri: &str, token: Option<&str>) -> Reply {
 /// A grid that has staff, an interior point of it, its community and subdistrict.
 struct Place {
     grid: Code,
+    /// Another grid of the same community.
+    neighbour: Code,
     community: Code,
     subdistrict: Code,
     lon: f64,
@@ -173,7 +175,29 @@ fn place(snap: &Snapshot) -> Place {
     let g = snap.data.grids.iter().find(|g| snap.staff_of_grid(&g.code).next().is_some()).unwrap();
     let p = g.geometry.interior_point().unwrap();
     let community = g.code.parent().unwrap();
-    Place { subdistrict: community.parent().unwrap(), community, grid: g.code.clone(), lon: p.x(), lat: p.y() }
+    let neighbour = snap.children(&community).iter().find(|c| **c != g.code).unwrap().clone();
+    Place {
+        subdistrict: community.parent().unwrap(),
+        community,
+        neighbour,
+        grid: g.code.clone(),
+        lon: p.x(),
+        lat: p.y(),
+    }
+}
+
+/// The current outline of grid `code` as a Feature for `PUT /api/grids/{code}`.
+fn grid_feature(snap: &Snapshot, code: &Code, reason: &str) -> Value {
+    let g = snap.region(code).unwrap();
+    let geometry = gridmap::model::geojson::geometry_to_json(&geo::Geometry::MultiPolygon(g.geometry.clone()));
+    json!({"type": "Feature", "geometry": geometry, "properties": {"reason": reason}})
+}
+
+/// [`grid_feature`] for a boundary move, naming a version that never existed.
+fn stale_feature(snap: &Snapshot, code: &Code) -> Value {
+    let mut f = grid_feature(snap, code, "matrix");
+    f["properties"] = json!({"code": code, "version": 99});
+    f
 }
 
 /// Tile `z/x/y` containing a point.
@@ -194,8 +218,9 @@ const CALLERS: [Option<Role>; 5] =
     [None, Some(Role::Viewer), Some(Role::Coordinator), Some(Role::Planner), Some(Role::Admin)];
 const OPEN: [u16; 5] = [200, 200, 200, 200, 200];
 const COORDINATOR: [u16; 5] = [403, 403, 200, 200, 200];
-#[allow(dead_code)]
 const PLANNER: [u16; 5] = [403, 403, 403, 200, 200];
+/// An edit naming a version that never existed: refused by role, else stale.
+const STALE: [u16; 5] = [403, 403, 403, 412, 412];
 const ADMIN: [u16; 5] = [403, 403, 403, 403, 200];
 
 /// One route: a valid request and the status each caller gets.
@@ -239,8 +264,24 @@ fn routes(snap: &Snapshot, victim: i64) -> Vec<Row> {
         ),
         row(Req::with("DELETE", format!("/api/tokens/{victim}"), None), ADMIN),
         row(Req::get("/api/audit?limit=10"), ADMIN),
-        // Edit routes (edit-api) go here, one line each, e.g.
-        // row(Req::with("POST", "/api/grids/merge", Some(json!({...}))).header("if-match", "\"1\""), PLANNER),
+        // Edits. The planner's save of version 1 wins; the admin's, sent next with the same
+        // If-Match, is stale (412): past the role check either way. The other writes name a
+        // version that never existed, so planners and admins get 412, everyone else 403.
+        row(Req::get(format!("/api/grids/{}/history", p.grid)), OPEN),
+        row(Req::get(format!("/api/grids/{}?at=2020-01-01T00:00:00Z", p.grid)), [404; 5]),
+        row(Req::get(format!("/api/locate?lon={lon}&lat={lat}&at=2030-01-01T00:00:00Z")), OPEN),
+        row(Req::with("POST", "/api/validate", Some(json!({"op": "reshape", "code": p.grid, "version": 1, "feature": grid_feature(snap, &p.grid, "matrix")}))), PLANNER),
+        row(
+            Req::with("PUT", format!("/api/grids/{}", p.grid), Some(grid_feature(snap, &p.grid, "matrix"))).header("if-match", "\"1\""),
+            [403, 403, 403, 200, 412],
+        ),
+        row(
+            Req::with("POST", format!("/api/grids/{}/split", p.grid), Some(json!({"line": {"type": "LineString", "coordinates": [[lon - 0.01, lat], [lon + 0.01, lat]]}, "reason": "matrix"}))).header("if-match", "\"99\""),
+            STALE,
+        ),
+        row(Req::with("POST", "/api/grids/merge", Some(json!({"grids": [{"code": p.grid, "version": 99}, {"code": p.neighbour, "version": 99}], "reason": "matrix"}))), STALE),
+        row(Req::with("POST", "/api/grids/boundary", Some(json!({"reason": "matrix", "grids": {"type": "FeatureCollection", "features": [stale_feature(snap, &p.grid), stale_feature(snap, &p.neighbour)]}}))), STALE),
+        row(Req::with("POST", format!("/api/grids/{}/revert", p.grid), Some(json!({"version": 1, "reason": "matrix"}))).header("if-match", "\"99\""), STALE),
     ]
 }
 
