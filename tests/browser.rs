@@ -450,6 +450,12 @@ async fn the_coverage_view_draws_blind_spots_and_totals_as_the_api_computes_them
     assert!(f(&p["drawn"]["grids"]) > 0.0, "grids shaded: {p}");
     assert!(!p["staging"].as_array().unwrap().is_empty(), "staging points suggested: {p}");
     assert!(f(&p["drawn"]["staging"]) > 0.0, "staging points drawn: {p}");
+    if token.is_some() {
+        // Every responder on duty has its reach area drawn (1 minute outlasts every start-up).
+        let on_duty = snap.data.responders.iter().filter(|r| r.duty.is_open(at)).count();
+        assert_eq!(p["areas"].as_u64(), Some(on_duty as u64), "reach areas of the responders on duty: {p}");
+        assert!(f(&p["drawn"]["areas"]) > 0.0, "reach areas drawn: {p}");
+    }
     assert!(r["hash"].as_str().unwrap().contains("view=coverage"), "the view stays in the hash: {}", r["hash"]);
     if token.is_some() {
         // The refusal before the token was a readable sentence in Chinese.

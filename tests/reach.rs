@@ -10,7 +10,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
-use geo::{Contains, GeodesicArea, Intersects, LineString, MultiPolygon, Point, Polygon, Relate, Validation};
+use geo::{
+    Contains, GeodesicArea, InteriorPoint, Intersects, LineString, MultiPolygon, Point, Polygon, Relate, Validation,
+};
 use gridmap::api::{router, ApiConfig, AppState};
 use gridmap::auth::{NewToken, Role};
 use gridmap::index::{Live, Snapshot};
@@ -950,4 +952,39 @@ async fn coverage_and_suggest_endpoints_answer_for_a_community() {
     for path in ["/api/response", "/api/coverage", "/api/coverage/suggest"] {
         assert!(doc["paths"][path]["get"].is_object(), "{path} is described");
     }
+}
+
+#[tokio::test]
+async fn coverage_reach_areas_include_every_responder_that_reaches_the_region() {
+    let app = app().await;
+    let community = app.snap.data.communities[3].code.clone();
+    let (status, v) = get(&app, &format!("/api/coverage?region={community}&minutes=1&at=08:00&reach_areas=true")).await;
+    assert_eq!(status, 200, "{v}");
+    let areas = v["reach_areas"]["features"].as_array().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for f in areas {
+        assert!(ids.insert(f["properties"]["id"].as_u64().unwrap()), "one area per responder");
+        let g = gridmap::model::geojson::geometry_from_json(&f["geometry"]).unwrap();
+        let mp = gridmap::model::geojson::as_multi_polygon(g).unwrap();
+        assert!(!mp.0.is_empty() && mp.is_valid(), "{:?}", mp.validation_errors());
+    }
+    // Whoever reaches a point of the region in time has an area in the answer.
+    let mut reached = 0;
+    for g in app.snap.data.grids.iter().filter(|g| g.code.is_within(&community)) {
+        let p = g.geometry.interior_point().unwrap();
+        let (_, r) = get(&app, &format!("/api/response?lon={}&lat={}&minutes=1&at=08:00", p.x(), p.y())).await;
+        for x in r["responders"].as_array().unwrap() {
+            reached += 1;
+            assert!(
+                ids.contains(&x["id"].as_u64().unwrap()),
+                "responder {} reaches {} but has no area",
+                x["id"],
+                g.code
+            );
+        }
+    }
+    assert!(reached > 0, "the test needs a community someone reaches");
+    // Without the flag there are none (they cost time).
+    let (_, plain) = get(&app, &format!("/api/coverage?region={community}&minutes=1&at=08:00")).await;
+    assert!(plain["reach_areas"].is_null());
 }

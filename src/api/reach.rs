@@ -173,6 +173,50 @@ fn shares_json(s: &Shares) -> Value {
     })
 }
 
+/// The reach areas (`ReachIndex::reach_area`) of every responder on duty at `at` that could
+/// reach into region `code` within `limit_s`: those within the fastest mode's budget of the
+/// region's grids. A FeatureCollection, one MultiPolygon per responder.
+fn reach_areas_json(snap: &crate::index::Snapshot, code: &Code, limit_s: f64, at: crate::model::TimeOfDay) -> Value {
+    use geo::BoundingRect;
+    let bbox =
+        snap.data.grids.iter().filter(|g| g.code.is_within(code)).filter_map(|g| g.geometry.bounding_rect()).reduce(
+            |a, b| {
+                geo::Rect::new(
+                    (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+                    (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+                )
+            },
+        );
+    let Some(bbox) = bbox else { return json!({"type": "FeatureCollection", "features": []}) };
+    let margin_m = crate::reach::ReachConfig::default().max_budget_m(limit_s).max(0.0);
+    let (dlat, dlon) = (margin_m / 111_320.0, margin_m / (111_320.0 * bbox.center().y.to_radians().cos()));
+    let features: Vec<Value> = snap
+        .data
+        .responders
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.duty.is_open(at))
+        .filter(|(_, r)| {
+            let p = r.location;
+            p.x() >= bbox.min().x - dlon
+                && p.x() <= bbox.max().x + dlon
+                && p.y() >= bbox.min().y - dlat
+                && p.y() <= bbox.max().y + dlat
+        })
+        .filter_map(|(i, r)| {
+            let area = snap.reach.reach_area(i, limit_s, at);
+            (!area.0.is_empty()).then(|| {
+                json!({
+                    "type": "Feature",
+                    "geometry": geometry_to_json(&geo::Geometry::MultiPolygon(area)),
+                    "properties": {"id": r.id, "kind": r.kind, "name": r.name, "mode": r.mode},
+                })
+            })
+        })
+        .collect();
+    json!({"type": "FeatureCollection", "features": features})
+}
+
 fn region_json(snap: &crate::index::Snapshot, code: &Code) -> Value {
     let name = match code.level() {
         Level::District => snap.data.district.name.clone(),
@@ -181,19 +225,21 @@ fn region_json(snap: &crate::index::Snapshot, code: &Code) -> Value {
     json!({"code": code, "name": name, "level": code.level().as_str()})
 }
 
-/// `GET /api/coverage?region=CODE&minutes=1|3|5&at=HH:MM[&blind_spots=false]`.
+/// `GET /api/coverage?region=CODE&minutes=1|3|5&at=HH:MM[&blind_spots=false][&reach_areas=true]`.
 async fn coverage(State(state): State<AppState>, caller: Caller, params: Params) -> Result<Json<Value>, ApiError> {
     if !caller.may_use_coverage() {
         return Err(forbidden(&caller, Role::Coordinator, "coverage"));
     }
-    params.only(&["region", "minutes", "at", "blind_spots"])?;
+    params.only(&["region", "minutes", "at", "blind_spots", "reach_areas"])?;
     let code = region(&params)?;
     let minutes = minutes(&params, &state)?;
     let at = at(&params)?;
     let with_blind = flag(&params, "blind_spots", true)?;
+    let with_areas = flag(&params, "reach_areas", false)?;
     let snap = state.live.load();
     blocking(move || {
         let c = crate::reach::coverage(&snap, &code, minutes, at, with_blind)?;
+        let reach_areas = with_areas.then(|| reach_areas_json(&snap, &code, minutes as f64 * 60.0, at));
         let grids: Vec<Value> = c
             .grids
             .iter()
@@ -224,6 +270,7 @@ async fn coverage(State(state): State<AppState>, caller: Caller, params: Params)
             "totals": shares_json(&c.totals),
             "grids": grids,
             "blind_spots": {"type": "FeatureCollection", "features": features},
+            "reach_areas": reach_areas,
             "cache": {"computed_grids": c.computed, "reused_grids": c.reused},
         })))
     })
@@ -382,7 +429,8 @@ pub fn openapi_paths() -> Value {
                 region.clone(),
                 minutes.clone(),
                 at.clone(),
-                param("blind_spots", false, json!({"type": "boolean", "default": true}), "Include the uncovered places as polygons")
+                param("blind_spots", false, json!({"type": "boolean", "default": true}), "Include the uncovered places as polygons"),
+                param("reach_areas", false, json!({"type": "boolean", "default": false}), "Include where each responder on duty near the region gets within the limit (one MultiPolygon each; slower at 3 and 5 minutes)")
             ],
             "responses": responses("Coverage of the region", json!({"type": "object", "required": ["totals", "grids", "blind_spots"], "properties": {
                 "region": {"type": "object"},
@@ -392,6 +440,7 @@ pub fn openapi_paths() -> Value {
                 "totals": shares_schema(),
                 "grids": {"type": "array", "items": shares_schema()},
                 "blind_spots": {"$ref": "#/components/schemas/FeatureCollection"},
+                "reach_areas": {"description": "With reach_areas=true: a FeatureCollection; null otherwise"},
                 "cache": {"type": "object"}
             }}), &["400", "403", "404"])
         }},

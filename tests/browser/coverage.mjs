@@ -23,7 +23,8 @@ function readPanel(page) {
       blind: field('blind'),
       staging: [...p.querySelectorAll('[data-field=staging] li')].map((li) => li.textContent),
       text: p.innerText,
-      drawn: { blind: count('cov-blind'), grids: count('cov-grids'), staging: count('cov-staging') },
+      areas: p.dataset.areas === undefined ? null : Number(p.dataset.areas),
+      drawn: { blind: count('cov-blind'), grids: count('cov-grids'), staging: count('cov-staging'), areas: count('cov-areas-fill') },
       viewButton: document.querySelector('#views button[aria-pressed=true]')?.dataset.view,
       controls: { minutes: p.querySelector('#cov-minutes').value, hour: p.querySelector('#cov-hour').value, region: p.querySelector('#cov-region').value },
     };
@@ -41,6 +42,8 @@ run(async ({ page, base, args, screenshot }) => {
     await page.waitForFunction(() => document.querySelector('#coverage-panel').dataset.state === 'loading' || document.querySelector('#coverage-panel').dataset.state === 'done');
     await settled(page);
   }
+  // The responders' reach areas come after the totals.
+  if (token) await page.waitForFunction(() => document.querySelector('#coverage-panel').dataset.areas !== undefined, null, { timeout: 90_000 });
   await waitForIdle(page);
   const panel = await readPanel(page);
   const hash = await page.evaluate(() => location.hash);

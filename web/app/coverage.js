@@ -58,6 +58,9 @@ const LAYERS = [
     filter: ['==', ['get', 'code'], ''],
     paint: { 'fill-color': '#fff', 'fill-opacity': 0.75 },
   },
+  // Every responder's reach area in the region (fetched after the totals: it takes longer).
+  { id: 'cov-areas-fill', type: 'fill', source: 'cov-areas', before: BEFORE_TOP, paint: { 'fill-color': '#3b7dd8', 'fill-opacity': 0.08 } },
+  { id: 'cov-areas-line', type: 'line', source: 'cov-areas', before: BEFORE_TOP, paint: { 'line-color': '#3b7dd8', 'line-width': 1, 'line-opacity': 0.7 } },
   { id: 'cov-reach-fill', type: 'fill', source: 'cov-reach', before: BEFORE_TOP, paint: { 'fill-color': '#2e9d57', 'fill-opacity': 0.14 } },
   { id: 'cov-reach-line', type: 'line', source: 'cov-reach', before: BEFORE_TOP, paint: { 'line-color': '#2e9d57', 'line-width': 1.5 } },
   { id: 'cov-blind', type: 'fill', source: 'cov-blind', before: BEFORE_TOP, paint: { 'fill-color': '#e4572e', 'fill-opacity': 0.6 } },
@@ -89,7 +92,7 @@ export function createCoverageView(ctx) {
 
   function addLayers() {
     if (layersAdded) return;
-    for (const id of ['cov-reach', 'cov-blind', 'cov-point', 'cov-staging']) map.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const id of ['cov-areas', 'cov-reach', 'cov-blind', 'cov-point', 'cov-staging']) map.addSource(id, { type: 'geojson', data: EMPTY });
     for (const { before, ...layer } of LAYERS) map.addLayer(layer, map.getLayer(before) ? before : undefined);
     layersAdded = true;
   }
@@ -124,6 +127,7 @@ export function createCoverageView(ctx) {
       drawCoverage();
       panel.dataset.state = 'done';
       ctx.hideMessage();
+      drawReachAreas(seq);
     } catch (err) {
       if (seq !== state.seq) return;
       Object.assign(state, { coverage: null, suggest: null });
@@ -132,6 +136,19 @@ export function createCoverageView(ctx) {
       ctx.showProblem(err);
     }
     renderResult();
+  }
+
+  /** Fetches and draws every responder's reach area (slower than the totals, so drawn after). */
+  async function drawReachAreas(seq) {
+    map.getSource('cov-areas').setData(EMPTY);
+    try {
+      const areas = await getJson(query('/api/coverage', '&blind_spots=false&reach_areas=true'));
+      if (seq !== state.seq) return;
+      map.getSource('cov-areas').setData(areas.reach_areas ?? EMPTY);
+      panel.dataset.areas = String(areas.reach_areas?.features?.length ?? 0);
+    } catch (err) {
+      if (seq === state.seq) ctx.showProblem(err);
+    }
   }
 
   function drawCoverage() {
