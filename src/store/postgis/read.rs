@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use futures_util::TryStreamExt;
 use geo::{Geometry, MultiPolygon, Point, Polygon};
 use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgPool, PgRow};
@@ -31,6 +32,9 @@ use crate::store::{ChangeSeq, StoreError};
 
 /// Times a layer read waits for the pool's acquire timeout before giving up.
 const ACQUIRE_ATTEMPTS: u32 = 4;
+
+/// Rows decoded between two yields to the scheduler (see `Snap::fetch`).
+const YIELD_EVERY_ROWS: usize = 512;
 
 /// Layers read at the same time: two per core of a small server is plenty, and it leaves
 /// pooled connections free for `/healthz` and other callers.
@@ -180,17 +184,28 @@ impl Snap {
         execute!(t, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         execute!(t, &format!("SET TRANSACTION SNAPSHOT '{}'", self.id))?;
         // A decoding error travels through sqlx as `Decode` and is unwrapped below.
-        let mut rows = sqlx::query(sql)
-            .try_map(move |row: PgRow| read(&row).map_err(|e| sqlx::Error::Decode(Box::new(e))))
-            .fetch_all(&mut **t)
-            .await
-            .map_err(|e| match e {
+        let mut rows = Vec::new();
+        {
+            let mut stream = sqlx::query(sql)
+                .try_map(move |row: PgRow| read(&row).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+                .fetch(&mut **t);
+            let unwrap = |e| match e {
                 sqlx::Error::Decode(inner) => match inner.downcast::<StoreError>() {
                     Ok(store) => *store,
                     Err(other) => db_error(sqlx::Error::Decode(other)),
                 },
                 other => db_error(other),
-            })?;
+            };
+            while let Some(row) = stream.try_next().await.map_err(unwrap)? {
+                rows.push(row);
+                // Rows already buffered come without waiting, so a big layer would hold a worker
+                // thread for seconds; give the other tasks (requests answered while a staged
+                // start-up loads the rest) a turn every so often.
+                if rows.len() % YIELD_EVERY_ROWS == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
         tx.commit().await.map_err(db_error)?;
         rows.sort_by_key(|r| r.0);
         Ok(rows.into_iter().map(|r| r.1).collect())
