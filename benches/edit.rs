@@ -17,7 +17,7 @@ use axum::http::{header, Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion};
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use gridmap::api::{router, ApiConfig, AppState};
-use gridmap::auth::{Caller, Role};
+use gridmap::auth::{NewToken, Role};
 use gridmap::edit::{Context, EditOp, GridShape, RuleConfig};
 use gridmap::index::Live;
 use gridmap::model::geojson::geometry_to_json;
@@ -36,13 +36,16 @@ fn with_midpoint(g: &MultiPolygon<f64>) -> MultiPolygon<f64> {
     g
 }
 
-fn planner() -> Caller {
-    Caller { token_id: Some(1), name: "bench".into(), role: Some(Role::Planner), scope: None, addr: None }
+/// A planner's bearer token in `store`.
+fn planner_token(rt: &tokio::runtime::Runtime, store: &dyn Store) -> String {
+    let new = NewToken { name: "bench".into(), role: Role::Planner, scope: None, expires_at: None };
+    rt.block_on(gridmap::auth::create_token(store, new)).expect("a token").1
 }
 
 /// Times saves of one grid through the router on `store`.
 fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, store: Arc<dyn Store>) {
     let (live, _) = rt.block_on(gridmap::sync::start(&*store)).expect("the first snapshot");
+    let bearer = format!("Bearer {}", planner_token(rt, &*store));
     let app = router(AppState::new(live.clone(), store, ApiConfig::default()));
     let grid = live.load().data.grids[100].clone();
     let shapes = [with_midpoint(&grid.geometry), grid.geometry.clone()];
@@ -54,12 +57,12 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
             let geometry = geometry_to_json(&geo::Geometry::MultiPolygon(shapes[n % 2].clone()));
             n += 1;
             let body = json!({"type": "Feature", "geometry": geometry, "properties": {"reason": "benchmark"}});
-            let mut req = Request::put(&uri)
+            let req = Request::put(&uri)
+                .header(header::AUTHORIZATION, &bearer)
                 .header(header::IF_MATCH, format!("\"{version}\""))
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(body.to_string()))
                 .expect("a request");
-            req.extensions_mut().insert(planner());
             let status = rt.block_on(app.clone().oneshot(req)).expect("answers").status();
             assert_eq!(status, StatusCode::OK, "every benchmark save is valid");
         })
