@@ -115,16 +115,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
-/// Routes a partial snapshot (a staged start-up still loading, see `crate::sync::start`)
+/// Routes a partial snapshot (a staged start-up still loading, see `crate::sync::start_staged`)
 /// answers: locating points and looking up regions need only the regions and the staff, and
-/// the web app's files and the health check need no data. Edits are not: their rules and
-/// impact report need the buildings.
+/// the web app's files, the health check and token management need no map data. Edits are
+/// not: their rules and impact report need the buildings.
 fn served_while_loading(method: &axum::http::Method, path: &str) -> bool {
     let data = path.starts_with("/api/") || path.starts_with("/tiles") || path == "/style.json";
     let region_read = method == axum::http::Method::GET
         && ["/api/grids/", "/api/communities/", "/api/subdistricts/"].iter().any(|p| path.starts_with(p))
         && !path.ends_with("/history");
-    !data || path == "/api/locate" || region_read
+    let access = path.starts_with("/api/tokens") || path == "/api/audit";
+    !data || path == "/api/locate" || region_read || access
 }
 
 /// While the snapshot is partial, every route that needs more than the regions answers 503

@@ -166,7 +166,7 @@ pub trait Store: AccessStore + Send + Sync + 'static {
 
     /// [`Store::load_with_seq`] of the district, the regions (current versions) and the staff
     /// only, every other layer empty: what locating a point needs, so that a server can answer
-    /// `locate` while the rest of a big city is still loading (see `crate::sync::start`).
+    /// `locate` while the rest of a big city is still loading (see `crate::sync::start_staged`).
     /// `Ok(None)` (the default) for a store where this would not be faster than a full load.
     async fn load_regions(&self) -> Result<Option<(Dataset, Option<ChangeSeq>)>, StoreError> {
         Ok(None)
