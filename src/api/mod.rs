@@ -91,7 +91,8 @@ pub fn staff_json(s: &Staff, personal: bool) -> Value {
 }
 
 /// `GET /healthz`: liveness, the store in use and the snapshot's size; `status` is
-/// `degraded` when the store does not answer.
+/// `degraded` when the store does not answer, `loading` while a staged start-up is still
+/// loading the layers beyond the regions (`complete` false), `ok` otherwise.
 async fn healthz(State(state): State<AppState>) -> Response {
     let snap = state.live.load();
     let store_ok = state.store.ping().await.is_ok();
