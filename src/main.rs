@@ -101,6 +101,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "GRIDMAP_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Threads that serve HTTP connections, each keeping its connections from accept to close
+    /// (default: one per core); 0 serves them on the shared multi-threaded runtime instead.
+    #[arg(long, env = "GRIDMAP_HTTP_THREADS")]
+    http_threads: Option<usize>,
     #[command(flatten)]
     store: StoreArgs,
     /// Largest request body for ordinary routes, in KiB.
@@ -261,7 +265,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let follower = tokio::spawn(sync::follow(store, live, applied, async {
         let _ = stopped.await;
     }));
-    api::serve(listener, state, shutdown_signal()).await?;
+    let http_threads = args.http_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    api::serve_with(listener, state, shutdown_signal(), http_threads).await?;
     let _ = stop.send(());
     let _ = follower.await;
     info!("shut down");

@@ -13,14 +13,38 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::Params;
-use super::{staff_json, AppState};
+use super::{staff_json, AppState, StaffView};
 use crate::auth::{mark_personal, Caller};
 use crate::index::Snapshot;
 use crate::model::crs::check_lon_lat;
-use crate::model::{InputCrs, Region};
+use crate::model::{Code, InputCrs, Region};
 
 fn region_ref(r: Option<&Region>) -> Value {
     r.map_or(Value::Null, |r| json!({"code": r.code, "name": r.name}))
+}
+
+/// A region as `locate` names it.
+#[derive(serde::Serialize)]
+struct RegionRef<'a> {
+    code: &'a Code,
+    name: &'a str,
+}
+
+impl<'a> RegionRef<'a> {
+    fn of(r: Option<&'a Region>) -> Option<RegionRef<'a>> {
+        r.map(|r| RegionRef { code: &r.code, name: &r.name })
+    }
+}
+
+/// `GET /api/locate`'s answer, serialized straight from the snapshot: this is the route
+/// that answers one point at a time, so it builds no `serde_json::Value` tree.
+#[derive(serde::Serialize)]
+struct PointAnswer<'a> {
+    point: [f64; 2],
+    grid: Option<RegionRef<'a>>,
+    community: Option<RegionRef<'a>>,
+    subdistrict: Option<RegionRef<'a>>,
+    staff: Vec<StaffView<'a>>,
 }
 
 /// `GET /api/locate?lon=..&lat=..[&crs=gcj02]`: the grid, community and subdistrict of a point
@@ -38,24 +62,24 @@ pub async fn locate_one(State(state): State<AppState>, caller: Caller, params: P
     let community = hit.and_then(|h| h.community).map(|i| &d.communities[i]);
     let subdistrict = hit.and_then(|h| h.subdistrict).map(|i| &d.subdistricts[i]);
     let mut personal = 0;
-    let staff: Vec<Value> = grid
+    let staff: Vec<StaffView> = grid
         .map(|g| {
             snap.staff_of_grid(&g.code)
                 .map(|s| {
                     let allowed = caller.may_see_personal_data_of(s);
                     personal += usize::from(allowed);
-                    staff_json(s, allowed)
+                    StaffView::new(s, allowed)
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let resp = Json(json!({
-        "point": [lon, lat],
-        "grid": region_ref(grid),
-        "community": region_ref(community),
-        "subdistrict": region_ref(subdistrict),
-        "staff": staff,
-    }))
+    let resp = Json(PointAnswer {
+        point: [lon, lat],
+        grid: RegionRef::of(grid),
+        community: RegionRef::of(community),
+        subdistrict: RegionRef::of(subdistrict),
+        staff,
+    })
     .into_response();
     Ok(match grid {
         Some(g) if personal > 0 => {

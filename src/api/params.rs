@@ -28,7 +28,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 /// Refuses a query string whose percent-encoded bytes are not UTF-8 (`?q=%FF`). The decoder
 /// behind axum's `Query` would replace them with U+FFFD and answer a question nobody asked.
 fn check_utf8(query: &str) -> Result<(), ApiError> {
-    for part in query.split('&') {
+    // A part without a percent escape decodes to its own text, which is UTF-8 already.
+    for part in query.split('&').filter(|part| part.contains('%')) {
         let mut bytes = Vec::with_capacity(part.len());
         let raw = part.as_bytes();
         let mut i = 0;

@@ -264,10 +264,18 @@ impl From<AuthError> for ApiError {
 
 /// The middleware (see the module docs). Layer it with
 /// `axum::middleware::from_fn_with_state(auth, authenticate)`.
-pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    authenticate_then(&auth, req, |req| next.run(req)).await
+}
+
+/// [`authenticate`] with the rest of the request's handling given as `then`, so that a caller
+/// can put its own steps between authentication and the handler without another layer.
+pub async fn authenticate_then<F, Fut>(auth: &Auth, mut req: Request, then: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let addr: Option<IpAddr> = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let path = req.uri().path().to_string();
-    let method = req.method().clone();
     let caller = match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
             let found = match token::parse_bearer(value.as_bytes()) {
@@ -281,12 +289,15 @@ pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next:
                 Err(AuthError::Store(e)) => return ApiError::from(e).into_response(),
                 Err(AuthError::RateLimited(wait)) => return too_many(wait),
                 Err(e) => {
+                    let (method, path) = (req.method(), req.uri().path());
                     tracing::info!(%method, %path, addr = ?addr, reason = %e, "rejected a token");
                     return unauthorized(&e);
                 }
             }
         }
-        None if auth.config.allow_anonymous || always_public(&path) => Caller { addr, ..Caller::anonymous() },
+        None if auth.config.allow_anonymous || always_public(req.uri().path()) => {
+            Caller { addr, ..Caller::anonymous() }
+        }
         None => return unauthorized(&AuthError::Required),
     };
     // A request without a peer address did not come from the network (tests and tools that
@@ -295,10 +306,13 @@ pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next:
     if let Some(Err(wait)) = key.map(|k| auth.limiter.check(k)) {
         return too_many(wait);
     }
+    // Kept for the audit entry; cloning a Uri shares its bytes.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     req.extensions_mut().insert(caller.clone());
-    let resp = next.run(req).await;
+    let resp = then(req).await;
+    let path = uri.path();
     let personal = resp.extensions().get::<PersonalData>().map(|p| format!("personal data: {}", p.0));
-    if personal.is_some() || is_write(&method, &path) {
+    if personal.is_some() || is_write(&method, path) {
         let detail = resp.extensions().get::<AuditDetail>().map(|d| d.0.clone());
         let detail = match (detail, personal) {
             (Some(d), Some(p)) => format!("{d}; {p}"),
@@ -313,7 +327,7 @@ pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next:
             who: caller.name,
             addr: addr.map(|a| a.to_string()),
             method: method.to_string(),
-            path,
+            path: path.to_string(),
             status: resp.status().as_u16(),
             detail,
         });
