@@ -322,6 +322,51 @@ enum Answer<'a> {
     Err(&'a str),
 }
 
+/// Batches smaller than this many points per core are answered on one thread.
+const MIN_POINTS_PER_THREAD: usize = 65_536;
+
+/// Locates `slots` and writes the whole answer (JSON or CSV, in input order). A big batch is
+/// cut into one run of points per core, each located and written on its own thread, and the
+/// pieces joined: an API consumer's million points use the machine, not one core of it.
+fn locate_and_write(snap: &Snapshot, crs: InputCrs, slots: &[PointSlot], csv: bool) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(slots.len().div_ceil(MIN_POINTS_PER_THREAD)).max(1);
+    let write = |run: &[PointSlot]| {
+        let answers = locate_all(snap, crs, run);
+        if csv {
+            write_csv(snap, &answers)
+        } else {
+            write_json(snap, &answers)
+        }
+    };
+    let pieces: Vec<String> = if threads == 1 {
+        vec![write(slots)]
+    } else {
+        let run = slots.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = slots.chunks(run).map(|c| scope.spawn(move || write(c))).collect();
+            // A panic in a piece is a bug; re-raise it here, where the blocking task reports it.
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        })
+    };
+    let total: usize = pieces.iter().map(String::len).sum();
+    let mut out = String::with_capacity(total + 64);
+    if csv {
+        out.push_str("grid,community,subdistrict,error\n");
+        pieces.iter().for_each(|p| out.push_str(p));
+    } else {
+        out.push_str("{\"results\":[");
+        for (i, p) in pieces.iter().filter(|p| !p.is_empty()).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(p);
+        }
+        out.push_str("]}");
+    }
+    out
+}
+
 fn locate_all<'a>(snap: &Snapshot, crs: InputCrs, slots: &'a [PointSlot]) -> Vec<Answer<'a>> {
     slots
         .iter()
@@ -340,10 +385,10 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
 }
 
+/// The JSON answers of one run of points, comma-separated, without the enclosing array.
 fn write_json(snap: &Snapshot, answers: &[Answer]) -> String {
     let d = &snap.data;
     let mut out = String::with_capacity(answers.len() * 80 + 16);
-    out.push_str("{\"results\":[");
     for (i, a) in answers.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -380,14 +425,13 @@ fn write_json(snap: &Snapshot, answers: &[Answer]) -> String {
             }
         }
     }
-    out.push_str("]}");
     out
 }
 
+/// The CSV rows of one run of points, without the header.
 fn write_csv(snap: &Snapshot, answers: &[Answer]) -> String {
     let d = &snap.data;
     let mut out = String::with_capacity(answers.len() * 44 + 32);
-    out.push_str("grid,community,subdistrict,error\n");
     for a in answers {
         match a {
             Answer::Hit(Some(h)) => {
@@ -443,8 +487,7 @@ pub async fn locate_batch(
             ))
             .with("limit", max));
         }
-        let answers = locate_all(&snap, crs, &slots);
-        Ok((if csv { write_csv(&snap, &answers) } else { write_json(&snap, &answers) }, csv))
+        Ok((locate_and_write(&snap, crs, &slots, csv), csv))
     })
     .await
     .map_err(|e| ApiError::internal(format!("batch task failed: {e}")))??;
