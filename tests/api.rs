@@ -348,6 +348,13 @@ async fn layers_by_bbox() {
     let feats = v["features"].as_array().unwrap();
     let expected = app.snap.data.buildings.iter().filter(|b| b.geometry.intersects(&bbox)).count();
     assert_eq!(feats.len(), expected, "exactly the buildings that intersect the box");
+    // The whole district: more features than are written inline, so the answer is written on
+    // the blocking pool; still exactly every entrance, in the layer's order.
+    let all = get(&app, "/api/layers/entrances").await.json();
+    let ids: Vec<u64> = all["features"].as_array().unwrap().iter().map(|f| f["id"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = app.snap.data.entrances.iter().map(|e| e.id as u64).collect();
+    assert!(expected.len() > 2_000, "the district should have more entrances than are written inline");
+    assert_eq!(ids, expected);
     for layer in ["subdistricts", "communities", "grids", "compounds", "access_points", "entrances", "responders"] {
         assert_eq!(
             get(&app, &format!("/api/layers/{layer}?bbox=84.86,45.58,84.88,45.60")).await.status,

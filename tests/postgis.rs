@@ -386,6 +386,25 @@ async fn replace_all_logs_the_change_and_notifies_listeners() {
     assert_eq!((kind.as_str(), grids.as_str()), ("replace_all", "2"));
 }
 
+/// After a bulk load the planner has statistics (QGIS's queries and gridmap's are planned on
+/// real numbers) and the rows are vacuumed: `replace_all` runs VACUUM (ANALYZE) once committed.
+#[tokio::test]
+async fn replace_all_leaves_the_tables_analyzed() {
+    let (store, _db) = fresh_database().await;
+    let stats = |table: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = $1",
+        )
+        .bind(table)
+        .fetch_one(store.pool())
+    };
+    assert_eq!(stats("grids").await.unwrap(), 0, "a fresh database has no statistics yet");
+    store.replace_all(&small_dataset()).await.unwrap();
+    for table in ["subdistricts", "communities", "grids", "buildings", "entrances", "staff"] {
+        assert!(stats(table).await.unwrap() > 0, "{table} has no planner statistics after the import");
+    }
+}
+
 #[tokio::test]
 async fn connect_reports_no_postgis_with_what_to_do() {
     // A database without the extension, and a role that is not a superuser and so may not

@@ -14,6 +14,8 @@ use crate::model::LayerKind;
 pub const DEFAULT_LIMIT: usize = 50_000;
 /// Largest `limit` a caller may ask for.
 pub const MAX_LIMIT: usize = 500_000;
+/// Answers with at most this many features are written on the request's own thread.
+const INLINE_FEATURES: usize = 2_000;
 
 pub async fn layer(
     State(state): State<AppState>,
@@ -40,6 +42,14 @@ pub async fn layer(
         )
         .with("matched", idx.len()));
     }
-    let body = write_feature_collection(snap.features_at(kind, &idx));
+    // A big answer is written on the blocking pool: the HTTP thread holding this connection
+    // holds others too (src/api/server.rs), and they should not wait for it.
+    let body = if idx.len() <= INLINE_FEATURES {
+        write_feature_collection(snap.features_at(kind, &idx))
+    } else {
+        tokio::task::spawn_blocking(move || write_feature_collection(snap.features_at(kind, &idx)))
+            .await
+            .map_err(|e| ApiError::internal(format!("layer task failed: {e}")))?
+    };
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"))], body).into_response())
 }
