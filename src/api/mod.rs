@@ -152,10 +152,9 @@ fn served_while_loading(method: &axum::http::Method, path: &str) -> bool {
     !data || path == "/api/locate" || region_read || access
 }
 
-/// While the snapshot is partial, every route that needs more than the regions answers 503
-/// with `Retry-After`, rather than answers computed from missing layers.
 /// 503 problem+json with `Retry-After` for a request that needs the layers a staged start-up
-/// is still loading.
+/// is still loading: while the snapshot is partial, every route that needs more than the
+/// regions answers this rather than answers computed from missing layers.
 fn still_loading() -> Response {
     let mut resp = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
