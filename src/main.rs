@@ -265,7 +265,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let follower = tokio::spawn(sync::follow(store, live, applied, async {
         let _ = stopped.await;
     }));
-    let http_threads = args.http_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let http_threads = args.http_threads.unwrap_or_else(api::server::default_threads);
     api::serve_with(listener, state, shutdown_signal(), http_threads).await?;
     let _ = stop.send(());
     let _ = follower.await;

@@ -356,7 +356,7 @@ fn locate_and_write(snap: &Snapshot, crs: InputCrs, slots: &[PointSlot], csv: bo
         pieces.iter().for_each(|p| out.push_str(p));
     } else {
         out.push_str("{\"results\":[");
-        for (i, p) in pieces.iter().filter(|p| !p.is_empty()).enumerate() {
+        for (i, p) in pieces.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }

@@ -272,8 +272,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    serve_with(listener, state, shutdown, threads).await
+    serve_with(listener, state, shutdown, server::default_threads()).await
 }
 
 /// [`serve`] with `http_threads` connection threads; 0 serves connections on the calling

@@ -33,6 +33,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+/// The default number of connection threads: one per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// How long shutdown waits for requests in flight before it closes their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
