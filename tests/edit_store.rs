@@ -106,12 +106,13 @@ fn fixture() -> Dataset {
         grid_width: 2,
     });
     let whole = rect(84.85, 45.58, 84.90, 45.62);
-    ds.subdistricts = vec![region("650203001", "昆仑路街道", whole.clone())];
-    ds.communities = vec![region("650203001001", "前进社区", whole)];
+    ds.subdistricts = vec![region("650203001", "昆仑路街道", whole.clone())].into();
+    ds.communities = vec![region("650203001001", "前进社区", whole)].into();
     ds.grids = vec![
         region(WEST, "前进社区第一网格", rect(84.85, 45.58, 84.875, 45.62)),
         region(EAST, "前进社区第二网格", rect(84.875, 45.58, 84.90, 45.62)),
-    ];
+    ]
+    .into();
     ds.staff = vec![
         Staff {
             id: 1,
@@ -129,7 +130,8 @@ fn fixture() -> Dataset {
             phone: "13900000002".into(),
             grids: vec![code(EAST)],
         },
-    ];
+    ]
+    .into();
     ds
 }
 
@@ -237,13 +239,13 @@ pub mod checks {
             retire: vec![(code(EAST), 1)],
             write: vec![north, south],
             retired_codes: vec![code(EAST)],
-            staff: staff.clone(),
+            staff: staff.to_vec(),
             changed_by: "planner-b".into(),
             reason: "拆分第二网格".into(),
         };
         let done = store.commit_grid_edit(&edit).await.expect("the split commits");
         let after = store.load().await.expect("load");
-        let codes: Vec<String> = sorted(after.grids.clone()).iter().map(|g| g.code.to_string()).collect();
+        let codes: Vec<String> = sorted(after.grids.to_vec()).iter().map(|g| g.code.to_string()).collect();
         assert_eq!(codes, [WEST, "65020300100103", "65020300100104"], "east ended without successor");
         let mut back_staff = after.staff.clone();
         back_staff.sort_by_key(|s| s.id);
@@ -276,7 +278,7 @@ pub mod checks {
             retire: vec![(code(WEST), 1), (code(EAST), 1)],
             write: vec![merged.clone()],
             retired_codes: vec![code(WEST), code(EAST)],
-            staff,
+            staff: staff.to_vec(),
             changed_by: "planner".into(),
             reason: "合并".into(),
         };
@@ -348,6 +350,7 @@ pub mod checks {
     pub async fn history_and_as_of_reads_agree_with_the_snapshot(store: &dyn Store) {
         let base = store.load().await.expect("load");
         let mut snap = Snapshot::build(base.clone(), 1).expect("index").with_history(vec![]);
+        let base_shared = snap.data.clone();
         let mut instants = vec![];
         // Three boundary moves, each applied to the snapshot the way the API does.
         for (i, x) in [84.88, 84.86, 84.87].into_iter().enumerate() {
@@ -358,6 +361,11 @@ pub mod checks {
                 .expect("the next snapshot builds");
             instants.push(done.at);
         }
+        // Only grids and staff were copied; every other layer is the one loaded first.
+        assert!(
+            snap.data.buildings.shares(&base_shared.buildings) && snap.data.entrances.shares(&base_shared.entrances)
+        );
+        assert!(!snap.data.grids.shares(&base_shared.grids));
         // The snapshot derived edit by edit equals one built from the store.
         let loaded = store.load().await.expect("load");
         let ended = store.ended_grid_versions().await.expect("ended");

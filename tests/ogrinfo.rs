@@ -50,19 +50,21 @@ fn dataset() -> Dataset {
         prefix: "新疆维吾尔自治区克拉玛依市".into(),
         grid_width: 2,
     });
-    ds.subdistricts = vec![region("650203001", "昆仑路街道", rect(84.85, 45.58, 84.90, 45.62))];
-    ds.communities = vec![region("650203001001", "前进社区", rect(84.85, 45.58, 84.90, 45.62))];
+    ds.subdistricts = vec![region("650203001", "昆仑路街道", rect(84.85, 45.58, 84.90, 45.62))].into();
+    ds.communities = vec![region("650203001001", "前进社区", rect(84.85, 45.58, 84.90, 45.62))].into();
     ds.grids = vec![
         region("65020300100101", "前进社区第一网格", rect(84.85, 45.58, 84.875, 45.62)),
         region("65020300100102", "前进社区第二网格", rect(84.875, 45.58, 84.90, 45.62)),
-    ];
+    ]
+    .into();
     ds.compounds = vec![Compound {
         id: 1,
         community: code("650203001001"),
         name: "阳光小区".into(),
         gated: true,
         geometry: rect(84.86, 45.59, 84.87, 45.60),
-    }];
+    }]
+    .into();
     ds.access_points = vec![AccessPoint {
         id: 1,
         compound_id: 1,
@@ -72,7 +74,8 @@ fn dataset() -> Dataset {
         hours: Schedule::parse("06:00-23:00").expect("a valid schedule"),
         has_device: true,
         location: Point::new(84.865, 45.59),
-    }];
+    }]
+    .into();
     ds.buildings = vec![Building {
         id: 1,
         compound_id: Some(1),
@@ -88,8 +91,9 @@ fn dataset() -> Dataset {
         households: 18,
         population: 45,
         geometry: rect(84.861, 45.591, 84.862, 45.5915),
-    }];
-    ds.entrances = vec![Entrance { id: 1, building_id: 1, unit: 1, location: Point::new(84.8615, 45.591) }];
+    }]
+    .into();
+    ds.entrances = vec![Entrance { id: 1, building_id: 1, unit: 1, location: Point::new(84.8615, 45.591) }].into();
     ds.responders = vec![Responder {
         id: 1,
         kind: ResponderKind::PolicePost,
@@ -98,7 +102,8 @@ fn dataset() -> Dataset {
         headcount: 2,
         duty: Schedule::always(),
         location: Point::new(84.87, 45.60),
-    }];
+    }]
+    .into();
     ds.staff = vec![Staff {
         id: 1,
         name: "王建国".into(),
@@ -106,7 +111,8 @@ fn dataset() -> Dataset {
         force: Force::CommunityWorker,
         phone: "13900000001".into(),
         grids: vec![code("65020300100101")],
-    }];
+    }]
+    .into();
     ds
 }
 

@@ -58,19 +58,21 @@ fn karamay() -> DistrictInfo {
 fn small_dataset() -> Dataset {
     let (x0, y0, xm, x1, y1) = (84.812_345_678_901_23, 45.551_234_567_890_1, 84.85, 84.9, 45.65);
     let mut d = Dataset::empty(karamay());
-    d.subdistricts = vec![region("650203001", "胜利路街道", rect(x0, y0, x1, y1))];
-    d.communities = vec![region("650203001001", "前进社区", rect(x0, y0, x1, y1))];
+    d.subdistricts = vec![region("650203001", "胜利路街道", rect(x0, y0, x1, y1))].into();
+    d.communities = vec![region("650203001001", "前进社区", rect(x0, y0, x1, y1))].into();
     d.grids = vec![
         region("65020300100102", "前进社区第二网格", rect(xm, y0, x1, y1)),
         region("65020300100101", "前进社区第一网格", rect(x0, y0, xm, y1)),
-    ];
+    ]
+    .into();
     d.compounds = vec![Compound {
         id: 7,
         community: code("650203001001"),
         name: "阳光小区".into(),
         gated: true,
         geometry: rect(84.82, 45.56, 84.83, 45.57),
-    }];
+    }]
+    .into();
     d.access_points = vec![AccessPoint {
         id: 3,
         compound_id: 7,
@@ -80,7 +82,8 @@ fn small_dataset() -> Dataset {
         hours: Schedule::parse("06:00-23:00").unwrap(),
         has_device: true,
         location: Point::new(84.825, 45.56),
-    }];
+    }]
+    .into();
     let address = |compound: Option<&str>, building_number| StandardAddress {
         road: "准噶尔路".into(),
         door_number: 58,
@@ -110,8 +113,9 @@ fn small_dataset() -> Dataset {
             population: 0,
             geometry: rect(84.86, 45.6, 84.861, 45.601),
         },
-    ];
-    d.entrances = vec![Entrance { id: 1, building_id: 12, unit: 1, location: Point::new(84.8225, 45.562) }];
+    ]
+    .into();
+    d.entrances = vec![Entrance { id: 1, building_id: 12, unit: 1, location: Point::new(84.8225, 45.562) }].into();
     d.responders = vec![Responder {
         id: 2,
         kind: ResponderKind::PolicePost,
@@ -120,7 +124,8 @@ fn small_dataset() -> Dataset {
         headcount: 3,
         duty: Schedule::parse("22:00-06:00").unwrap(),
         location: Point::new(84.84, 45.6),
-    }];
+    }]
+    .into();
     d.staff = vec![
         Staff {
             id: 5,
@@ -138,7 +143,8 @@ fn small_dataset() -> Dataset {
             phone: "13900000000".into(),
             grids: vec![],
         },
-    ];
+    ]
+    .into();
     d
 }
 

@@ -140,8 +140,8 @@ impl Map {
     fn regions(&mut self, bbox: [f64; 4], cuts: &[f64]) {
         let rect = |x0: f64, x1: f64| [(x0, bbox[1]), (x1, bbox[1]), (x1, bbox[3]), (x0, bbox[3])];
         let whole = rect(bbox[0], bbox[2]);
-        self.data.subdistricts = vec![self.region("650203001", &whole)];
-        self.data.communities = vec![self.region("650203001001", &whole)];
+        self.data.subdistricts = vec![self.region("650203001", &whole)].into();
+        self.data.communities = vec![self.region("650203001001", &whole)].into();
         let mut xs = vec![bbox[0]];
         xs.extend_from_slice(cuts);
         xs.push(bbox[2]);

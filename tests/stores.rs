@@ -135,20 +135,22 @@ pub fn fixture() -> Dataset {
         prefix: "新疆维吾尔自治区克拉玛依市".into(),
         grid_width: 2,
     });
-    ds.subdistricts = vec![region("650203001", "昆仑路街道", 420, MultiPolygon(vec![whole.clone()]))];
-    ds.communities = vec![region("650203001001", "前进社区", 420, MultiPolygon(vec![whole]))];
+    ds.subdistricts = vec![region("650203001", "昆仑路街道", 420, MultiPolygon(vec![whole.clone()]))].into();
+    ds.communities = vec![region("650203001001", "前进社区", 420, MultiPolygon(vec![whole]))].into();
     ds.grids = vec![
         // Two parts, to carry a real MultiPolygon.
         region("65020300100101", "前进社区第一网格", 210, MultiPolygon(vec![west, rect(84.80, 45.50, 84.81, 45.51)])),
         region("65020300100102", "前进社区第二网格", 210, MultiPolygon(vec![east])),
-    ];
+    ]
+    .into();
     ds.compounds = vec![Compound {
         id: 1,
         community: code("650203001001"),
         name: "阳光小区".into(),
         gated: true,
         geometry: compound,
-    }];
+    }]
+    .into();
     ds.access_points = vec![
         AccessPoint {
             id: 1,
@@ -170,7 +172,8 @@ pub fn fixture() -> Dataset {
             has_device: false,
             location: Point::new(84.865, 45.60),
         },
-    ];
+    ]
+    .into();
     ds.buildings = vec![
         Building {
             id: 1,
@@ -202,8 +205,9 @@ pub fn fixture() -> Dataset {
             population: 9,
             geometry: rect(84.88, 45.61, 84.8805, 45.6103),
         },
-    ];
-    ds.entrances = vec![Entrance { id: 1, building_id: 1, unit: 1, location: Point::new(84.8615, 45.591) }];
+    ]
+    .into();
+    ds.entrances = vec![Entrance { id: 1, building_id: 1, unit: 1, location: Point::new(84.8615, 45.591) }].into();
     ds.responders = vec![Responder {
         id: 1,
         kind: ResponderKind::JointDefence,
@@ -213,7 +217,8 @@ pub fn fixture() -> Dataset {
         duty: Schedule::parse("20:00-06:00").expect("a valid schedule"),
         // Neither coordinate has a short decimal form: 84.80000000000001 and one ulp above 45.6.
         location: Point::new(0.1 + 0.2 + 84.5, f64::from_bits(45.6_f64.to_bits() + 1)),
-    }];
+    }]
+    .into();
     ds.staff = vec![
         Staff {
             id: 1,
@@ -231,7 +236,8 @@ pub fn fixture() -> Dataset {
             phone: "13900000002".into(),
             grids: vec![code("65020300100102")],
         },
-    ];
+    ]
+    .into();
     ds
 }
 
@@ -310,7 +316,8 @@ pub mod checks {
         let mut dup_grid = renamed.clone();
         dup_grid.grids[1].code = dup_grid.grids[0].code.clone();
         let mut dup_entrance = renamed;
-        dup_entrance.entrances.push(dup_entrance.entrances[0].clone());
+        let first = dup_entrance.entrances[0].clone();
+        dup_entrance.entrances.push(first);
 
         for (what, bad) in [("staff id", dup_staff), ("grid code", dup_grid), ("entrance id", dup_entrance)] {
             let result = store.replace_all(&bad).await;

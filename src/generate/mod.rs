@@ -371,15 +371,15 @@ pub fn generate(params: &GenParams, progress: &dyn Fn(&str, u64, u64)) -> Datase
 
     Dataset {
         district,
-        subdistricts,
-        communities,
-        grids,
-        compounds: placed.compounds,
-        access_points: placed.access_points,
-        buildings: placed.buildings,
-        entrances: placed.entrances,
-        responders,
-        staff,
+        subdistricts: subdistricts.into(),
+        communities: communities.into(),
+        grids: grids.into(),
+        compounds: placed.compounds.into(),
+        access_points: placed.access_points.into(),
+        buildings: placed.buildings.into(),
+        entrances: placed.entrances.into(),
+        responders: responders.into(),
+        staff: staff.into(),
     }
 }
 

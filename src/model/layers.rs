@@ -477,19 +477,100 @@ pub struct DistrictInfo {
     pub grid_width: u8,
 }
 
-/// A whole dataset, every layer, as loaded from or written to a store.
+/// One layer of a [`Dataset`]: a `Vec` behind an `Arc`, so that cloning a dataset costs nine
+/// reference counts instead of copying millions of features. The snapshot after a grid edit
+/// (`Snapshot::with_grid_edit`) clones the dataset and changes only the grids and the staff;
+/// the buildings, entrances and the rest stay shared with the snapshot before, and dropping the
+/// old snapshot does not free them either.
+///
+/// Reads go through `Deref` to the `Vec`. Writes go through `DerefMut`, which copies the layer
+/// first if another dataset still shares it (`Arc::make_mut`), so a write never shows in a clone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer<T>(std::sync::Arc<Vec<T>>);
+
+impl<T> Layer<T> {
+    /// Whether `self` and `other` are the same allocation (shared, not copied).
+    pub fn shares(&self, other: &Layer<T>) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T: PartialEq> PartialEq<Vec<T>> for Layer<T> {
+    fn eq(&self, other: &Vec<T>) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl<T> Default for Layer<T> {
+    fn default() -> Self {
+        Layer(std::sync::Arc::new(Vec::new()))
+    }
+}
+
+impl<T> From<Vec<T>> for Layer<T> {
+    fn from(v: Vec<T>) -> Self {
+        Layer(std::sync::Arc::new(v))
+    }
+}
+
+impl<T> FromIterator<T> for Layer<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Layer::from(iter.into_iter().collect::<Vec<T>>())
+    }
+}
+
+impl<T> std::ops::Deref for Layer<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T: Clone> std::ops::DerefMut for Layer<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        std::sync::Arc::make_mut(&mut self.0)
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Layer<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'a, T: Clone> IntoIterator for &'a mut Layer<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        std::sync::Arc::make_mut(&mut self.0).iter_mut()
+    }
+}
+
+impl<T: Clone> IntoIterator for Layer<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    /// The features, moved out when nobody else shares the layer, copied otherwise.
+    fn into_iter(self) -> Self::IntoIter {
+        std::sync::Arc::unwrap_or_clone(self.0).into_iter()
+    }
+}
+
+/// A whole dataset, every layer, as loaded from or written to a store. Cheap to clone (see
+/// [`Layer`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub district: DistrictInfo,
-    pub subdistricts: Vec<Region>,
-    pub communities: Vec<Region>,
-    pub grids: Vec<Region>,
-    pub compounds: Vec<Compound>,
-    pub access_points: Vec<AccessPoint>,
-    pub buildings: Vec<Building>,
-    pub entrances: Vec<Entrance>,
-    pub responders: Vec<Responder>,
-    pub staff: Vec<Staff>,
+    pub subdistricts: Layer<Region>,
+    pub communities: Layer<Region>,
+    pub grids: Layer<Region>,
+    pub compounds: Layer<Compound>,
+    pub access_points: Layer<AccessPoint>,
+    pub buildings: Layer<Building>,
+    pub entrances: Layer<Entrance>,
+    pub responders: Layer<Responder>,
+    pub staff: Layer<Staff>,
 }
 
 impl Dataset {
@@ -497,15 +578,15 @@ impl Dataset {
     pub fn empty(district: DistrictInfo) -> Self {
         Dataset {
             district,
-            subdistricts: vec![],
-            communities: vec![],
-            grids: vec![],
-            compounds: vec![],
-            access_points: vec![],
-            buildings: vec![],
-            entrances: vec![],
-            responders: vec![],
-            staff: vec![],
+            subdistricts: Layer::default(),
+            communities: Layer::default(),
+            grids: Layer::default(),
+            compounds: Layer::default(),
+            access_points: Layer::default(),
+            buildings: Layer::default(),
+            entrances: Layer::default(),
+            responders: Layer::default(),
+            staff: Layer::default(),
         }
     }
 
@@ -569,14 +650,14 @@ impl Dataset {
             }
         };
         match kind {
-            LayerKind::Subdistricts => self.subdistricts = read(features, level_check(Level::Subdistrict))?,
-            LayerKind::Communities => self.communities = read(features, level_check(Level::Community))?,
-            LayerKind::Grids => self.grids = read(features, level_check(Level::Grid))?,
-            LayerKind::Compounds => self.compounds = read(features, Compound::from_feature)?,
-            LayerKind::AccessPoints => self.access_points = read(features, AccessPoint::from_feature)?,
-            LayerKind::Buildings => self.buildings = read(features, Building::from_feature)?,
-            LayerKind::Entrances => self.entrances = read(features, Entrance::from_feature)?,
-            LayerKind::Responders => self.responders = read(features, Responder::from_feature)?,
+            LayerKind::Subdistricts => self.subdistricts = read(features, level_check(Level::Subdistrict))?.into(),
+            LayerKind::Communities => self.communities = read(features, level_check(Level::Community))?.into(),
+            LayerKind::Grids => self.grids = read(features, level_check(Level::Grid))?.into(),
+            LayerKind::Compounds => self.compounds = read(features, Compound::from_feature)?.into(),
+            LayerKind::AccessPoints => self.access_points = read(features, AccessPoint::from_feature)?.into(),
+            LayerKind::Buildings => self.buildings = read(features, Building::from_feature)?.into(),
+            LayerKind::Entrances => self.entrances = read(features, Entrance::from_feature)?.into(),
+            LayerKind::Responders => self.responders = read(features, Responder::from_feature)?.into(),
         }
         Ok(())
     }
@@ -586,6 +667,22 @@ impl Dataset {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_layer_is_shared_by_clones_and_copied_on_write() {
+        let a: Layer<u32> = vec![1, 2, 3].into();
+        let mut b = a.clone();
+        assert!(b.shares(&a), "a clone shares the features");
+        b.push(4);
+        assert!(!b.shares(&a), "a write copies first");
+        assert_eq!(a, vec![1, 2, 3], "and never shows in the clone it came from");
+        assert_eq!(b, vec![1, 2, 3, 4]);
+        let mut only = b;
+        let before = only.as_ptr();
+        only[0] = 9;
+        assert_eq!(only.as_ptr(), before, "a layer nobody shares is written in place");
+        assert_eq!(only.into_iter().collect::<Vec<_>>(), vec![9, 2, 3, 4]);
+    }
 
     #[test]
     fn region_feature_round_trip_carries_level_and_parent() {

@@ -98,15 +98,15 @@ async fn load_layers(pool: &PgPool, all: bool) -> Result<Option<(Dataset, Change
     let responders = all.then(|| spawn(load_responders(snap.clone())));
     let data = Dataset {
         district,
-        subdistricts: join(subdistricts, "subdistricts").await?,
-        communities: join(communities, "communities").await?,
-        grids: join(grids, "grids").await?,
-        compounds: join_some(compounds, "compounds").await?,
-        access_points: join_some(access_points, "access_points").await?,
-        buildings: join_some(buildings, "buildings").await?,
-        entrances: join_some(entrances, "entrances").await?,
-        responders: join_some(responders, "responders").await?,
-        staff: join(staff, "staff").await?,
+        subdistricts: join(subdistricts, "subdistricts").await?.into(),
+        communities: join(communities, "communities").await?.into(),
+        grids: join(grids, "grids").await?.into(),
+        compounds: join_some(compounds, "compounds").await?.into(),
+        access_points: join_some(access_points, "access_points").await?.into(),
+        buildings: join_some(buildings, "buildings").await?.into(),
+        entrances: join_some(entrances, "entrances").await?.into(),
+        responders: join_some(responders, "responders").await?.into(),
+        staff: join(staff, "staff").await?.into(),
     };
     // Kept open until here: it holds the locks, and the snapshot it exported.
     main.commit().await.map_err(db_error)?;

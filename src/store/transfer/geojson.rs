@@ -323,7 +323,7 @@ mod tests {
         while many.len() <= 2 * CHUNK {
             many.extend(want.iter().cloned());
         }
-        data.entrances = many.clone();
+        data.entrances = many.clone().into();
         let text = crate::model::geojson::write_feature_collection(data.features(LayerKind::Entrances));
         data.entrances.clear();
         let mut read = Reading::default();
