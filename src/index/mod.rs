@@ -177,8 +177,17 @@ impl GridParts {
     /// From `data` with regions sorted by code and staff by id.
     fn build(data: &Dataset) -> GridParts {
         let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
-        let grids = GridLocator::new(&grid_shapes);
+        GridParts::with_locator(data, GridLocator::new(&grid_shapes))
+    }
 
+    /// [`GridParts::build`] after a grid edit: the locator is `before` with only the changed
+    /// grids redone (see [`GridLocator::with_changes`]; `kept` maps old grid positions to new).
+    fn build_after(data: &Dataset, before: &GridLocator, kept: &[Option<u32>]) -> GridParts {
+        let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
+        GridParts::with_locator(data, before.with_changes(&grid_shapes, kept))
+    }
+
+    fn with_locator(data: &Dataset, grids: GridLocator) -> GridParts {
         let mut region_index = HashMap::new();
         let mut children: HashMap<Code, Vec<Code>> = HashMap::new();
         for level in [Level::Subdistrict, Level::Community, Level::Grid] {
@@ -209,10 +218,14 @@ impl Snapshot {
     /// This snapshot with `data` (regions sorted by code, staff by id) in place of its own,
     /// where only grids and staff differ: the grid-dependent parts are rebuilt, everything else
     /// is shared. The caller guarantees that nothing else changed.
-    fn with_new_grids(&self, data: Dataset, generation: u64) -> Result<Snapshot, IndexError> {
+    ///
+    /// `kept[i]` is the new position of this snapshot's grid `i` when it is unchanged, `None`
+    /// when it ended: the locator is then patched instead of built anew.
+    fn with_new_grids(&self, data: Dataset, generation: u64, kept: &[Option<u32>]) -> Result<Snapshot, IndexError> {
         check_unique_codes("grids", &data.grids)?;
         check_unique_ids("staff", data.staff.iter().map(|c| c.id))?;
-        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } = GridParts::build(&data);
+        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } =
+            GridParts::build_after(&data, &self.grids, kept);
         let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
         Ok(Snapshot {
             data,

@@ -107,7 +107,21 @@ impl Snapshot {
         if new_staff {
             data.staff.sort_by_key(|s| s.id);
         }
-        let mut next = self.with_new_grids(data, generation)?.with_history(ended);
+        // Where each grid of this snapshot is in the next one, unless it ended. Both lists are
+        // in code order, so one walk finds them.
+        let mut kept = Vec::with_capacity(self.data.grids.len());
+        let mut j = 0;
+        for g in self.data.grids.iter() {
+            if retire.iter().any(|(c, v)| *c == g.code && *v == g.version) {
+                kept.push(None);
+                continue;
+            }
+            while j < data.grids.len() && data.grids[j].code < g.code {
+                j += 1;
+            }
+            kept.push((j < data.grids.len() && data.grids[j].code == g.code).then_some(j as u32));
+        }
+        let mut next = self.with_new_grids(data, generation, &kept)?.with_history(ended);
         next.change_seq = change_seq;
         Ok(next)
     }
