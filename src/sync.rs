@@ -1,12 +1,19 @@
 //! Keeps the published snapshot in step with the store, when other processes write it.
 //!
 //! Several gridmap instances can share one PostGIS database. Each serves reads from its own
-//! in-memory [`Snapshot`]; when any process commits a change (today `gridmap import`, later
-//! the editor), every instance must move to the new data. [`start`] loads the first snapshot
-//! and the number of the last change it includes; [`follow`] then listens to the store's
-//! [`ChangeFeed`](crate::store::ChangeFeed) and, for every change newer than the one applied, reloads the whole dataset,
-//! builds a new snapshot on a blocking thread and publishes it (generation + 1). Readers keep
-//! the snapshot they hold until they finish: nobody ever sees half of a change.
+//! in-memory [`Snapshot`]; when any process commits a change (`gridmap import`, or a grid edit
+//! through any instance), every instance must move to the new data. [`start`] loads the first
+//! snapshot and the number of the last change it includes; [`follow`] then listens to the
+//! store's [`ChangeFeed`](crate::store::ChangeFeed) and, for every change newer than the one
+//! applied, publishes a new snapshot (generation + 1), built on a blocking thread:
+//!
+//! * when every new change is a grid edit (the usual case), [`catch_up`] reads them back
+//!   (`Store::edits_after`: the versions they ended and wrote, the staff they named) and applies
+//!   them to the current snapshot, rebuilding only what depends on grids and staff: about a
+//!   third of a second for the 100,000-grid city;
+//! * otherwise (an import), it reloads the whole dataset: seconds for a big city.
+//!
+//! Readers keep the snapshot they hold until they finish: nobody ever sees half of a change.
 //!
 //! Surviving the database going away:
 //!
@@ -17,15 +24,14 @@
 //! * a reload that fails (the database went away between the notice and the load) is retried
 //!   with back-off until it succeeds, without dropping the snapshot being served.
 //!
-//! Bursts of changes cost one reload, not one each: notices that arrive while a reload runs
-//! wait in a queue, and the queue is drained before the next reload starts.
+//! Bursts of changes cost one catch-up (or reload), not one each: notices that arrive while one
+//! runs wait in a queue, and the queue is drained before the next starts.
 //!
 //! An edit made by this instance publishes its own snapshot (the current one plus the edit, see
 //! `crate::api::edit`) with the edit's change number, so the notice of that change finds it
-//! already applied and costs no reload; other instances' edits are reloaded as before. Edits and
-//! reloads both publish under [`Live::lock_writes`], one at a time: a reload never overwrites a
-//! newer edit, and a reload that finds its change already applied (by an edit that published
-//! while it waited) is skipped.
+//! already applied and costs nothing. Edits and catch-ups publish under [`Live::lock_writes`],
+//! one at a time: a catch-up never overwrites a newer edit, and one that finds its change
+//! already applied (by an edit that published while it waited) is skipped.
 //!
 //! This module knows the store and the index, never HTTP.
 
@@ -121,6 +127,50 @@ pub async fn load_snapshot(store: &dyn Store, generation: u64) -> Result<(Snapsh
     let mut snapshot = Snapshot::build_blocking(data, generation).await?.with_history(ended);
     snapshot.change_seq = seq;
     Ok((snapshot, loaded))
+}
+
+/// Most edits a follower applies to its snapshot in one catch-up; with more it loads
+/// everything again (a year of a busy district's edits is a few thousand).
+const MAX_CATCH_UP_EDITS: usize = 10_000;
+
+/// The snapshot after the grid edits committed since `base` was made (its `change_seq`),
+/// applied to `base` in one rebuild of the grid parts (`Snapshot::with_grid_changes`), when the
+/// store can say what they were (`Store::edits_after`). For the 100,000-grid city this takes
+/// about a third of a second where loading everything takes ten.
+///
+/// `Ok(None)` when catching up this way is not possible, and the caller loads everything
+/// instead: an import is among the changes, there are more than [`MAX_CATCH_UP_EDITS`], the
+/// store does not number its changes, `base` is incomplete, there is nothing newer, or the
+/// edits do not fit `base` (a version one of them ends is neither current in `base` nor written
+/// by an earlier one), which would mean `base` is not what its change number says.
+pub async fn catch_up(store: &dyn Store, base: Arc<Snapshot>, generation: u64) -> Result<Option<Snapshot>, SyncError> {
+    let Some(after) = base.change_seq.filter(|_| base.complete) else { return Ok(None) };
+    let Some(edits) = store.edits_after(after, MAX_CATCH_UP_EDITS).await? else { return Ok(None) };
+    let Some(last) = edits.last().map(|e| e.seq) else { return Ok(None) };
+    let built = tokio::task::spawn_blocking(move || {
+        let mut written_here = std::collections::HashSet::new();
+        for e in &edits {
+            for (code, version) in &e.retire {
+                let current = base.region(code).is_some_and(|r| r.version == *version && r.valid_to.is_none());
+                if !current && !written_here.contains(&(code.clone(), *version)) {
+                    warn!(change = e.seq, %code, version, "an edit ends a version this snapshot does not hold");
+                    return Ok(None);
+                }
+            }
+            written_here.extend(e.write.iter().map(|r| (r.code.clone(), r.version)));
+        }
+        let ended: Vec<_> =
+            edits.iter().flat_map(|e| e.retire.iter().map(move |(c, v)| (c.clone(), *v, e.at))).collect();
+        let written: Vec<_> = edits.iter().flat_map(|e| e.write.iter().cloned()).collect();
+        // Each edit carries its people as they are at the end of the read: any copy will do.
+        let mut staff: Vec<_> = edits.iter().flat_map(|e| e.staff.iter().cloned()).collect();
+        staff.sort_by_key(|s| s.id);
+        staff.dedup_by_key(|s| s.id);
+        base.with_grid_changes(&ended, &written, &staff, generation, Some(last)).map(Some)
+    })
+    .await
+    .map_err(|e| IndexError::Task(e.to_string()))?;
+    Ok(built?)
 }
 
 /// Follows the changes of `store` until `shutdown` resolves, publishing a new snapshot in
@@ -256,7 +306,33 @@ impl Follower {
             }
         }
         let started = Instant::now();
-        let generation = self.live.load().generation + 1;
+        let base = self.live.load();
+        let generation = base.generation + 1;
+        // Grid edits only (the usual case): apply them to the snapshot we have.
+        match catch_up(&*self.store, base, generation).await {
+            Ok(Some(snapshot)) => {
+                let applied = snapshot.change_seq;
+                self.live.publish(snapshot);
+                info!(
+                    generation,
+                    change = ?applied,
+                    total_ms = started.elapsed().as_millis() as u64,
+                    "applied other instances' edits to the snapshot"
+                );
+                self.applied = applied;
+                self.wanted = self.wanted.filter(|&w| applied.is_some_and(|a| w > a));
+                self.retry = RETRY_MIN;
+                return true;
+            }
+            Ok(None) => {}
+            Err(SyncError::Store(e)) => {
+                warn!(error = %e, retry_ms = self.retry.as_millis() as u64, "reading the new edits failed; will retry");
+                return false;
+            }
+            Err(SyncError::Index(e)) => {
+                warn!(error = %e, "the new edits could not be applied to the snapshot; loading everything");
+            }
+        }
         let (snapshot, loaded) = match load_snapshot(&*self.store, generation).await {
             Ok(loaded) => loaded,
             Err(SyncError::Store(e)) => {

@@ -740,9 +740,17 @@ async fn instances_follow_each_others_edits_and_skip_their_own() {
     let grid = one.live.load().data.grids[3].clone();
     let uri = format!("/api/grids/{}", grid.code);
     let body = feature(&with_midpoint(&grid.geometry), "实例一的编辑");
+    let two_before = two.live.load();
     send(&one, request(Method::PUT, &uri, Some(alice()), Some("\"1\""), Some(body))).await.ok();
     assert_eq!(one.live.load().generation, 2, "the editing instance published its own snapshot");
-    eventually("instance two reloads instance one's edit", || grid_version(&two, &grid.code) == 2).await;
+    eventually("instance two applies instance one's edit", || grid_version(&two, &grid.code) == 2).await;
+    let two_after = two.live.load();
+    assert!(
+        two_after.data.buildings.shares(&two_before.data.buildings)
+            && Arc::ptr_eq(&two_after.gazetteer, &two_before.gazetteer),
+        "instance two applied the edit to its snapshot (buildings and gazetteer shared), it did not reload everything"
+    );
+    assert_eq!(two_after.data.grids, one.live.load().data.grids, "both serve the same grids");
     // Now an edit on instance two; instance one must reload it. Its follower handles notices in
     // order, so by then it has seen the notice of its own edit: had it reloaded for that, its
     // generation would be 4, not 3.

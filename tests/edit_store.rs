@@ -479,3 +479,89 @@ async fn postgis_as_of_matches_st_contains_with_the_validity_filter() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// PostGIS only: a follower catches up on other writers' edits without reloading
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn postgis_catch_up_applies_other_writers_edits_exactly_like_a_full_reload() {
+    let (store, _db) = common::pg::fresh_database().await;
+    store.replace_all(&fixture()).await.expect("fixture");
+    let (first, _) = gridmap::sync::load_snapshot(&store, 1).await.expect("first snapshot");
+    let first = std::sync::Arc::new(first);
+    let start = first.change_seq.expect("PostGIS numbers its changes");
+
+    // Three edits by "another instance": two boundary moves (the second ends a version the
+    // first wrote) and a split of the east grid that moves both people.
+    let mut done = vec![];
+    for x in [84.88, 84.86] {
+        let data = store.load().await.expect("load");
+        done.push(store.commit_grid_edit(&move_boundary(&data, x, "move")).await.expect("commit"));
+    }
+    let data = store.load().await.expect("load");
+    let east = data.grids.iter().find(|g| g.code == code(EAST)).expect("east").clone();
+    let part = |c: &str, y0: f64, y1: f64| Region {
+        code: code(c),
+        version: 1,
+        geometry: rect(84.86, y0, 84.90, y1),
+        ..east.clone()
+    };
+    let mut staff = data.staff.to_vec();
+    staff[0].grids = vec![code(WEST), code("65020300100103")];
+    staff[1].grids = vec![code("65020300100104")];
+    let split = GridEdit {
+        retire: vec![(code(EAST), east.version)],
+        write: vec![part("65020300100103", 45.60, 45.62), part("65020300100104", 45.58, 45.60)],
+        retired_codes: vec![code(EAST)],
+        staff: staff.clone(),
+        changed_by: "planner-b".into(),
+        reason: "拆分".into(),
+    };
+    done.push(store.commit_grid_edit(&split).await.expect("split"));
+
+    let edits = store.edits_after(start, 100).await.expect("read").expect("only edits: they can be read back");
+    assert_eq!(
+        edits.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        done.iter().map(|d| d.seq.expect("seq")).collect::<Vec<_>>()
+    );
+    assert_eq!(edits.iter().map(|e| e.at).collect::<Vec<_>>(), done.iter().map(|d| d.at).collect::<Vec<_>>());
+    assert_eq!(edits[1].retire, vec![(code(WEST), 2), (code(EAST), 2)], "the second move ends what the first wrote");
+    assert_eq!(edits[0].write[0].valid_to, Some(done[1].at), "versions are as stored: ended by the second move");
+    assert_eq!(edits[2].staff, staff, "the split's people with their new grids");
+    assert!(store.edits_after(start, 2).await.expect("read").is_none(), "more than the limit: reload instead");
+
+    let caught =
+        gridmap::sync::catch_up(&store, first.clone(), 2).await.expect("catch up").expect("edits only: applied");
+    let (full, _) = gridmap::sync::load_snapshot(&store, 2).await.expect("full reload");
+    assert_eq!(caught.change_seq, full.change_seq, "both include exactly the last edit");
+    assert_eq!(caught.data.grids, full.data.grids, "current grids");
+    assert_eq!(caught.data.staff, full.data.staff, "staff");
+    assert_eq!(caught.history().versions(), full.history().versions(), "history, with every end instant");
+    assert_eq!(caught.used_grid_codes(), full.used_grid_codes());
+    assert!(caught.data.compounds.shares(&first.data.compounds), "the other layers were not reloaded");
+    for i in 0..=50 {
+        for j in 0..=40 {
+            let (lon, lat) = (84.849 + 0.001 * f64::from(i), 45.579 + 0.001 * f64::from(j));
+            let now = |s: &Snapshot| s.locate(lon, lat).map(|l| s.data.grids[l.grid].code.clone());
+            assert_eq!(now(&caught), now(&full), "locate ({lon}, {lat})");
+            for t in done.iter().map(|d| d.at) {
+                let then = |s: &Snapshot| s.locate_at(lon, lat, t).map(|g| (g.grid.code.clone(), g.grid.version));
+                assert_eq!(then(&caught), then(&full), "locate ({lon}, {lat}) at {t}");
+            }
+        }
+    }
+    for g in &full.data.grids {
+        let ids = |s: &Snapshot| s.staff_of_grid(&g.code).map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(&caught), ids(&full), "staff of {}", g.code);
+    }
+
+    // Nothing newer: nothing to apply.
+    let latest = std::sync::Arc::new(caught);
+    assert_eq!(store.edits_after(latest.change_seq.expect("seq"), 100).await.expect("read"), Some(vec![]));
+    assert!(gridmap::sync::catch_up(&store, latest.clone(), 3).await.expect("catch up").is_none());
+    // An import among the changes: only a full reload will do.
+    store.replace_all(&fixture()).await.expect("import");
+    assert!(store.edits_after(start, 100).await.expect("read").is_none(), "an import is not an edit");
+    assert!(gridmap::sync::catch_up(&store, latest, 3).await.expect("catch up").is_none());
+}

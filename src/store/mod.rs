@@ -95,6 +95,24 @@ pub struct Committed {
     pub previous: Option<ChangeSeq>,
 }
 
+/// One committed grid edit as a store reads it back (see [`Store::edits_after`]): what a
+/// follower needs to apply it to its snapshot with `Snapshot::with_grid_edit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEdit {
+    /// The edit's change number.
+    pub seq: ChangeSeq,
+    /// The instant it took effect (`valid_to` of the versions it ended, `valid_from` of the new).
+    pub at: DateTime<Utc>,
+    /// The versions it ended: (code, version).
+    pub retire: Vec<(Code, u32)>,
+    /// The versions it wrote, as stored.
+    pub write: Vec<Region>,
+    /// The people whose grid lists it changed, as they are at the end of the read (a later
+    /// edit of the same read may have changed them again: applying the edits in order ends
+    /// with everyone as stored).
+    pub staff: Vec<Staff>,
+}
+
 /// One version of a grid with who made it and why (`None` for imported versions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridVersion {
@@ -195,6 +213,17 @@ pub trait Store: AccessStore + Send + Sync + 'static {
     /// Every grid code ever registered, current or retired (a retired code is never given out
     /// again).
     async fn grid_codes_ever(&self) -> Result<BTreeSet<Code>, StoreError>;
+
+    /// The changes committed after change `after`, oldest first, read in one consistent
+    /// snapshot, when every one of them is a grid edit and there are at most `limit`: then a
+    /// follower applies them to the snapshot it has (milliseconds per edit) instead of loading
+    /// the whole dataset again (seconds for a big city). `Ok(None)` when some other change is
+    /// among them (an import), when there are more than `limit`, and for a store that does not
+    /// number its changes (the default).
+    async fn edits_after(&self, after: ChangeSeq, limit: usize) -> Result<Option<Vec<StoredEdit>>, StoreError> {
+        let _ = (after, limit);
+        Ok(None)
+    }
 
     /// A feed of changes made by other processes, for stores that several processes share;
     /// `None` (the default) for a store only this process writes.

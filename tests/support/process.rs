@@ -118,6 +118,11 @@ impl Server {
         }
     }
 
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The last lines of the server's log.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -137,9 +142,34 @@ impl Drop for Server {
 /// gridmap's JSON answers (fixed length or chunked, never compressed: we send no
 /// Accept-Encoding).
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Result<(u16, String), String> {
+    http_with(addr, method, path, &[], body)
+}
+
+/// [`http`] with extra request headers (`Authorization`, `If-Match`, ...).
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Result<(u16, String), String> {
+    http_full(addr, method, path, headers, body).map(|(status, _, body)| (status, body))
+}
+
+/// [`http_with`], also returning the response's header lines (status line first).
+pub fn http_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Result<(u16, String, String), String> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some((content_type, bytes)) = body {
         request.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", bytes.len()));
     }
@@ -157,7 +187,7 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8
     if head.lines().any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding: chunked")) {
         payload = dechunk(&payload)?;
     }
-    Ok((status, String::from_utf8_lossy(&payload).into_owned()))
+    Ok((status, head, String::from_utf8_lossy(&payload).into_owned()))
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {

@@ -572,9 +572,10 @@ async fn save(state: &AppState, caller: &Caller, req: Request, reason: String) -
 }
 
 /// Publishes the snapshot after a committed edit (the caller holds the write lock). When the
-/// store says another process committed since `snap` was loaded, the whole dataset is reloaded
-/// instead, so that its change is not skipped; a reload is also the fallback when the derived
-/// snapshot cannot be built. A failure of both cannot undo the commit: it is logged, and the
+/// store says another process committed since `snap` was loaded, the edits since `snap` are read
+/// back from the store and applied (`sync::catch_up`), so that the other change is not skipped;
+/// when that is not possible (an import came in between) or the derived snapshot cannot be
+/// built, the whole dataset is reloaded. A failure of both cannot undo the commit: it is logged, and the
 /// sync loop (PostGIS) brings the snapshot up to date later.
 async fn publish(
     state: &AppState,
@@ -592,7 +593,12 @@ async fn publish(
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
     } else {
-        Err("another process committed in between".to_string())
+        // Another process committed in between: apply its edits and this one from the store.
+        match crate::sync::catch_up(&*state.store, snap.clone(), generation).await {
+            Ok(Some(next)) if next.change_seq >= committed.seq => Ok(next),
+            Ok(_) => Err("another process committed in between, and not only grid edits".to_string()),
+            Err(e) => Err(format!("another process committed in between, and its edits could not be read: {e}")),
+        }
     };
     let next = match next {
         Ok(next) => Ok(next),

@@ -17,10 +17,10 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::Row;
 
 use super::{db_error, Tx, LATEST_CHANGE, WRITE_LOCK};
-use crate::model::{Code, Region};
+use crate::model::{Code, Region, Staff};
 use crate::store::wkb::{from_wkb, to_wkb};
 use crate::store::{
-    check_grid_edit, touched_codes, ChangeSeq, Committed, CurrentVersion, GridEdit, GridVersion, StoreError,
+    check_grid_edit, touched_codes, ChangeSeq, Committed, CurrentVersion, GridEdit, GridVersion, StoreError, StoredEdit,
 };
 
 /// Commits `e` (see [`crate::store::Store::commit_grid_edit`]).
@@ -171,6 +171,105 @@ fn enum_text<T: serde::Serialize + std::fmt::Debug>(value: &T) -> Result<String,
         Ok(serde_json::Value::String(s)) => Ok(s),
         _ => Err(StoreError::Invalid(format!("{value:?} has no text form"))),
     }
+}
+
+/// The grid edits after change `after` (see [`crate::store::Store::edits_after`]), read in one
+/// REPEATABLE READ transaction: the change log, the versions the edits ended and wrote, and the
+/// staff they named all come from the same snapshot. Change numbers are taken under the write
+/// lock, so the changes a snapshot sees are exactly those up to its latest: no gap to fill.
+pub(super) async fn edits_after(
+    pool: &PgPool,
+    after: ChangeSeq,
+    limit: usize,
+) -> Result<Option<Vec<StoredEdit>>, StoreError> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let t = &mut tx;
+    execute!(t, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+    let rows: Vec<(ChangeSeq, String, String)> =
+        sqlx::query_as("SELECT id, kind, detail::text FROM change_log WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
+            .fetch_all(&mut **t)
+            .await
+            .map_err(db_error)?;
+    if rows.len() > limit || rows.iter().any(|(_, kind, _)| kind != "edit") {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    struct Version {
+        code: String,
+        version: u32,
+    }
+    #[derive(serde::Deserialize)]
+    struct Detail {
+        retire: Vec<Version>,
+        write: Vec<Version>,
+        staff: Vec<i64>,
+    }
+    let mut details = Vec::with_capacity(rows.len());
+    for (seq, _, detail) in &rows {
+        let d: Detail = serde_json::from_str(detail).map_err(|e| StoreError::Corrupt {
+            layer: "change_log".into(),
+            id: seq.to_string(),
+            message: format!("detail of an edit: {e}"),
+        })?;
+        details.push((*seq, d));
+    }
+    // Every version the edits ended or wrote: rows of `grids` never change once ended, and the
+    // ones written are current or ended by a later edit of this same read.
+    let (codes, versions): (Vec<&str>, Vec<i32>) = details
+        .iter()
+        .flat_map(|(_, d)| d.retire.iter().chain(&d.write))
+        .map(|v| (v.code.as_str(), i32::try_from(v.version).unwrap_or(i32::MAX)))
+        .unzip();
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM grids
+         WHERE (code, version) IN (SELECT * FROM UNNEST($1::text[], $2::int4[]))"
+    );
+    let rows = sqlx::query(&sql).bind(&codes).bind(&versions).fetch_all(&mut **t).await.map_err(db_error)?;
+    let mut stored: HashMap<(String, u32), Region> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let r = region_of(row)?;
+        stored.insert((r.code.to_string(), r.version), r);
+    }
+    let mut staff_ids: Vec<i64> = details.iter().flat_map(|(_, d)| d.staff.iter().copied()).collect();
+    staff_ids.sort_unstable();
+    staff_ids.dedup();
+    let staff = super::read::staff_by_ids(&mut **t, &staff_ids).await?;
+    tx.commit().await.map_err(db_error)?;
+
+    let mut edits = Vec::with_capacity(details.len());
+    for (seq, d) in details {
+        let missing = |v: &Version| StoreError::Corrupt {
+            layer: "change_log".into(),
+            id: seq.to_string(),
+            message: format!("the edit names grid {} version {}, which is not stored", v.code, v.version),
+        };
+        let find = |v: &Version| stored.get(&(v.code.clone(), v.version)).ok_or_else(|| missing(v));
+        let write = d.write.iter().map(|v| find(v).cloned()).collect::<Result<Vec<Region>, _>>()?;
+        let retire =
+            d.retire.iter().map(|v| Ok((find(v)?.code.clone(), v.version))).collect::<Result<Vec<_>, StoreError>>()?;
+        // The instant: when the new versions start, or (an edit that only ends some) when the
+        // ended ones stop.
+        let at =
+            match write.first() {
+                Some(w) => w.valid_from,
+                None => d.retire.first().and_then(|v| stored.get(&(v.code.clone(), v.version))?.valid_to).ok_or_else(
+                    || StoreError::Corrupt {
+                        layer: "change_log".into(),
+                        id: seq.to_string(),
+                        message: "an edit that neither ends nor writes a grid version".into(),
+                    },
+                )?,
+            };
+        let named: Vec<Staff> = d
+            .staff
+            .iter()
+            .filter_map(|id| staff.binary_search_by_key(id, |s| i64::from(s.id)).ok().map(|i| staff[i].clone()))
+            .collect();
+        edits.push(StoredEdit { seq, at, retire, write, staff: named });
+    }
+    Ok(Some(edits))
 }
 
 const VERSION_COLUMNS: &str = "code, name, households, population, valid_from, valid_to, version,

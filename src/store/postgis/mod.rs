@@ -410,6 +410,14 @@ impl Store for PgStore {
         edit::codes_ever(&self.pool).await
     }
 
+    async fn edits_after(
+        &self,
+        after: ChangeSeq,
+        limit: usize,
+    ) -> Result<Option<Vec<crate::store::StoredEdit>>, StoreError> {
+        edit::edits_after(&self.pool, after, limit).await
+    }
+
     /// LISTEN on `gridmap_changes`, on a connection of its own (see [`listen`]).
     fn changes(&self) -> Option<Box<dyn ChangeFeed>> {
         Some(Box::new(listen::PgChangeFeed::new(self.options.clone())))

@@ -438,6 +438,45 @@ async fn load_responders(snap: Snap) -> Result<Vec<Responder>, StoreError> {
 
 /// Staff and their grid lists, read as two tables and joined here: a correlated
 /// `array_agg` per person cost PostgreSQL six times as long as the two plain scans.
+/// The people with ids `ids` (those that exist), each with their grid list in stored order,
+/// read on `conn` (inside the caller's transaction).
+pub(super) async fn staff_by_ids(conn: &mut sqlx::PgConnection, ids: &[i64]) -> Result<Vec<Staff>, StoreError> {
+    let rows = sqlx::query("SELECT id, name, role, force, phone FROM staff WHERE id = ANY($1::int8[]) ORDER BY id")
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let mut people = rows
+        .iter()
+        .map(|row| {
+            let r = Reader::new(row, "staff", "id");
+            Ok(Staff {
+                id: r.id("id")?,
+                name: r.get("name")?,
+                role: r.enum_of(r.get("role")?)?,
+                force: r.enum_of(r.get("force")?)?,
+                phone: r.get("phone")?,
+                grids: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<Staff>, StoreError>>()?;
+    let links = sqlx::query(
+        "SELECT staff_id, grid_code FROM staff_grids WHERE staff_id = ANY($1::int8[]) ORDER BY staff_id, ord",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for row in &links {
+        let r = Reader::new(row, "staff_grids", "staff_id");
+        let id = r.id("staff_id")?;
+        if let Ok(i) = people.binary_search_by_key(&id, |s| s.id) {
+            people[i].grids.push(r.code("grid_code")?);
+        }
+    }
+    Ok(people)
+}
+
 async fn load_staff(snap: Snap) -> Result<Vec<Staff>, StoreError> {
     let links = snap.fetch("SELECT staff_id, grid_code, ord FROM staff_grids", |row| {
         let r = Reader::new(row, "staff_grids", "staff_id");
