@@ -235,7 +235,7 @@ pub(super) async fn edits_after(
     let mut staff_ids: Vec<i64> = details.iter().flat_map(|(_, d)| d.staff.iter().copied()).collect();
     staff_ids.sort_unstable();
     staff_ids.dedup();
-    let staff = super::read::staff_by_ids(&mut **t, &staff_ids).await?;
+    let staff = super::read::staff_by_ids(t, &staff_ids).await?;
     tx.commit().await.map_err(db_error)?;
 
     let mut edits = Vec::with_capacity(details.len());
