@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
     let community = a.code.parent().expect("grid has a community");
     let b = snap
         .children(&community)
-        .iter()
+        .into_iter()
         .filter(|c| **c != a.code)
         .filter_map(|c| snap.region(c))
         .find(|r| geo::Intersects::intersects(&r.geometry, &a.geometry))

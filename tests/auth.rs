@@ -175,7 +175,7 @@ fn place(snap: &Snapshot) -> Place {
     let g = snap.data.grids.iter().find(|g| snap.staff_of_grid(&g.code).next().is_some()).unwrap();
     let p = g.geometry.interior_point().unwrap();
     let community = g.code.parent().unwrap();
-    let neighbour = snap.children(&community).iter().find(|c| **c != g.code).unwrap().clone();
+    let neighbour = snap.children(&community).into_iter().find(|c| **c != g.code).unwrap().clone();
     Place {
         subdistrict: community.parent().unwrap(),
         community,

@@ -55,7 +55,7 @@ fn neighbours(snap: &Snapshot, a: &Region) -> Vec<(Code, usize)> {
     let ea = edges(a);
     let community = a.code.parent().unwrap();
     snap.children(&community)
-        .iter()
+        .into_iter()
         .filter(|c| **c != a.code)
         .map(|c| (c.clone(), edges(snap.region(c).unwrap()).intersection(&ea).count()))
         .filter(|(_, n)| *n > 0)
@@ -288,7 +288,7 @@ fn merge_of_neighbours_and_refusals() {
     // Not neighbours: a grid of the same community sharing no edge with a.
     let community = a.code.parent().unwrap();
     let nbs: Vec<Code> = neighbours(&snap, a).into_iter().map(|(c, _)| c).collect();
-    if let Some(far) = snap.children(&community).iter().find(|c| **c != a.code && !nbs.contains(c)) {
+    if let Some(far) = snap.children(&community).into_iter().find(|c| **c != a.code && !nbs.contains(c)) {
         let err =
             plan(&ctx, &EditOp::Merge { grids: vec![(a.code.clone(), 1), (far.clone(), 1)], name: None }).unwrap_err();
         assert!(matches!(&err, EditError::Invalid(m) if m.contains("not neighbours")), "{err}");

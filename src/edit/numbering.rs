@@ -23,7 +23,7 @@ use crate::model::{Code, CodeScheme};
 /// The `n` smallest unused grid codes of `community`.
 pub fn next_codes(ctx: &Context<'_>, community: &Code, n: usize) -> Result<Vec<Code>, EditError> {
     let scheme = CodeScheme::new(ctx.snap.data.district.grid_width).unwrap_or_default();
-    let current: BTreeSet<&Code> = ctx.snap.children(community).iter().collect();
+    let current: BTreeSet<&Code> = ctx.snap.children(community).into_iter().collect();
     let mut out = Vec::with_capacity(n);
     for number in 1..=scheme.max_grid_number() {
         if out.len() == n {

@@ -16,7 +16,7 @@ use geo::{BoundingRect, Intersects, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
-use crate::model::{Code, Dataset, LayerKind, Level, LocalProjection, Region, Staff};
+use crate::model::{Code, Dataset, LayerKind, LocalProjection, Region, Staff};
 
 pub mod history;
 pub mod locate;
@@ -64,8 +64,9 @@ pub struct Snapshot {
     pub change_seq: Option<i64>,
     /// Ended grid versions, for as-of reads (empty unless set with [`Snapshot::with_history`]).
     history: History,
-    /// Every grid code current or in `history`: codes never to be given out again.
-    used_grid_codes: BTreeSet<Code>,
+    /// Every grid code current or in `history`: codes never to be given out again. Shared with
+    /// the snapshot before when an edit gives out no new code.
+    used_grid_codes: Arc<BTreeSet<Code>>,
     pub built_at: DateTime<Utc>,
     /// Local metric projection centred on the data.
     pub projection: LocalProjection,
@@ -73,9 +74,9 @@ pub struct Snapshot {
     /// For each grid, the positions of its community and subdistrict (precomputed so that
     /// `locate` allocates nothing).
     grid_parents: Vec<(Option<usize>, Option<usize>)>,
-    region_index: HashMap<Code, (Level, usize)>,
-    children: HashMap<Code, Vec<Code>>,
-    staff_by_grid: HashMap<Code, Vec<usize>>,
+    /// Positions in `data.staff` of the people serving each grid code. Shared with the
+    /// snapshot before when an edit changes no staff.
+    staff_by_grid: Arc<HashMap<Code, Vec<usize>>>,
     // The parts below do not depend on grids or staff, so the snapshot after a grid edit shares
     // them with the one before (`Arc`), see `versions::with_grid_edit`.
     region_trees: Arc<[RTree<RectEntry>; 2]>,
@@ -165,52 +166,69 @@ impl Trees {
 }
 
 /// The parts of a snapshot that depend on the grids or the staff: rebuilt after a grid edit.
+///
+/// Region lookups by code need no table of their own: every region layer is sorted by code, so
+/// a binary search finds a region, and a region's children (whose codes start with its own)
+/// are one run of the layer below.
 struct GridParts {
     grids: GridLocator,
     grid_parents: Vec<(Option<usize>, Option<usize>)>,
-    region_index: HashMap<Code, (Level, usize)>,
-    children: HashMap<Code, Vec<Code>>,
-    staff_by_grid: HashMap<Code, Vec<usize>>,
+    staff_by_grid: Arc<HashMap<Code, Vec<usize>>>,
 }
 
 impl GridParts {
     /// From `data` with regions sorted by code and staff by id.
     fn build(data: &Dataset) -> GridParts {
         let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
-        GridParts::with_locator(data, GridLocator::new(&grid_shapes))
+        GridParts::with_locator(data, GridLocator::new(&grid_shapes), None)
     }
 
     /// [`GridParts::build`] after a grid edit: the locator is `before` with only the changed
-    /// grids redone (see [`GridLocator::with_changes`]; `kept` maps old grid positions to new).
-    fn build_after(data: &Dataset, before: &GridLocator, kept: &[Option<u32>]) -> GridParts {
+    /// grids redone (see [`GridLocator::with_changes`]; `kept` maps old grid positions to new),
+    /// and `staff_by_grid` is reused when given (the edit changed no staff).
+    fn build_after(
+        data: &Dataset,
+        before: &GridLocator,
+        kept: &[Option<u32>],
+        staff_by_grid: Option<Arc<HashMap<Code, Vec<usize>>>>,
+    ) -> GridParts {
         let grid_shapes: Vec<_> = data.grids.iter().map(|g| &g.geometry).collect();
-        GridParts::with_locator(data, before.with_changes(&grid_shapes, kept))
+        GridParts::with_locator(data, before.with_changes(&grid_shapes, kept), staff_by_grid)
     }
 
-    fn with_locator(data: &Dataset, grids: GridLocator) -> GridParts {
-        let mut region_index = HashMap::new();
-        let mut children: HashMap<Code, Vec<Code>> = HashMap::new();
-        for level in [Level::Subdistrict, Level::Community, Level::Grid] {
-            for (i, r) in data.regions(level).unwrap_or_default().iter().enumerate() {
-                region_index.insert(r.code.clone(), (level, i));
-                if let Some(p) = r.code.parent() {
-                    children.entry(p).or_default().push(r.code.clone());
+    fn with_locator(
+        data: &Dataset,
+        grids: GridLocator,
+        staff_by_grid: Option<Arc<HashMap<Code, Vec<usize>>>>,
+    ) -> GridParts {
+        // Grids, communities and subdistricts are all in code order, and a grid's parents are
+        // prefixes of its code: one walk down each parent layer finds them all.
+        let parents_of = |parents: &[Region], len: usize| -> Vec<Option<usize>> {
+            let mut j = 0;
+            data.grids
+                .iter()
+                .map(|g| {
+                    let prefix = g.code.as_str().get(..len)?;
+                    while j < parents.len() && parents[j].code.as_str() < prefix {
+                        j += 1;
+                    }
+                    (j < parents.len() && parents[j].code.as_str() == prefix).then_some(j)
+                })
+                .collect()
+        };
+        let communities = parents_of(&data.communities, 12);
+        let subdistricts = parents_of(&data.subdistricts, 9);
+        let grid_parents = communities.into_iter().zip(subdistricts).collect();
+        let staff_by_grid = staff_by_grid.unwrap_or_else(|| {
+            let mut map: HashMap<Code, Vec<usize>> = HashMap::new();
+            for (i, s) in data.staff.iter().enumerate() {
+                for g in &s.grids {
+                    map.entry(g.clone()).or_default().push(i);
                 }
             }
-        }
-        let position = |code: Option<Code>| code.and_then(|c| region_index.get(&c).map(|&(_, i)| i));
-        let grid_parents = data
-            .grids
-            .iter()
-            .map(|g| (position(g.code.parent()), position(g.code.ancestor(Level::Subdistrict))))
-            .collect();
-        let mut staff_by_grid: HashMap<Code, Vec<usize>> = HashMap::new();
-        for (i, s) in data.staff.iter().enumerate() {
-            for g in &s.grids {
-                staff_by_grid.entry(g.clone()).or_default().push(i);
-            }
-        }
-        GridParts { grids, grid_parents, region_index, children, staff_by_grid }
+            Arc::new(map)
+        });
+        GridParts { grids, grid_parents, staff_by_grid }
     }
 }
 
@@ -220,26 +238,39 @@ impl Snapshot {
     /// is shared. The caller guarantees that nothing else changed.
     ///
     /// `kept[i]` is the new position of this snapshot's grid `i` when it is unchanged, `None`
-    /// when it ended: the locator is then patched instead of built anew.
-    fn with_new_grids(&self, data: Dataset, generation: u64, kept: &[Option<u32>]) -> Result<Snapshot, IndexError> {
+    /// when it ended: the locator is then patched instead of built anew. `staff_changed` says
+    /// whether any staff record differs (else the staff lookup is shared). The new snapshot has
+    /// `history` (every ended version) and the grid codes used so far plus `written` (the codes
+    /// of every version the edits wrote).
+    fn with_new_grids(
+        &self,
+        data: Dataset,
+        generation: u64,
+        kept: &[Option<u32>],
+        staff_changed: bool,
+        history: Vec<Region>,
+        written: &[&Code],
+    ) -> Result<Snapshot, IndexError> {
         check_unique_codes("grids", &data.grids)?;
         check_unique_ids("staff", data.staff.iter().map(|c| c.id))?;
-        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } =
-            GridParts::build_after(&data, &self.grids, kept);
-        let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
+        let shared_staff = (!staff_changed).then(|| self.staff_by_grid.clone());
+        let GridParts { grids, grid_parents, staff_by_grid } =
+            GridParts::build_after(&data, &self.grids, kept, shared_staff);
+        let mut used_grid_codes = self.used_grid_codes.clone();
+        if written.iter().any(|c| !used_grid_codes.contains(*c)) {
+            Arc::make_mut(&mut used_grid_codes).extend(written.iter().map(|&c| c.clone()));
+        }
         Ok(Snapshot {
             data,
             generation,
             complete: self.complete,
             change_seq: None,
-            history: History::empty(),
+            history: History::new(history),
             used_grid_codes,
             built_at: Utc::now(),
             projection: self.projection,
             grids,
             grid_parents,
-            region_index,
-            children,
             staff_by_grid,
             region_trees: self.region_trees.clone(),
             compounds: self.compounds.clone(),
@@ -287,7 +318,7 @@ impl Snapshot {
             })
             .map_or((0.0, 0.0), |r| (r.center().x, r.center().y));
         let projection = LocalProjection::new(centre.0, centre.1);
-        let used_grid_codes = data.grids.iter().map(|g| g.code.clone()).collect();
+        let used_grid_codes = Arc::new(data.grids.iter().map(|g| g.code.clone()).collect());
 
         // The parts are independent: the gazetteer and the travel network (the two slowest
         // for a big city: 0.8 s and 3 s of 8 s for 100,000 grids) are built on their own
@@ -302,7 +333,7 @@ impl Snapshot {
             let reach = reach.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (gazetteer, reach, parts, trees)
         });
-        let GridParts { grids, grid_parents, region_index, children, staff_by_grid } = parts;
+        let GridParts { grids, grid_parents, staff_by_grid } = parts;
         let Trees { region_trees, compounds, buildings, access_points, entrances, responders } = trees;
         Ok(Snapshot {
             gazetteer: Arc::new(gazetteer),
@@ -316,8 +347,6 @@ impl Snapshot {
             projection,
             grids,
             grid_parents,
-            region_index,
-            children,
             staff_by_grid,
             data,
             generation,
@@ -339,8 +368,9 @@ impl Snapshot {
     /// `Store::ended_grid_versions` gives them) as its history for as-of reads.
     pub fn with_history(mut self, ended: Vec<Region>) -> Snapshot {
         self.history = History::new(ended);
-        self.used_grid_codes = self.data.grids.iter().map(|g| g.code.clone()).collect();
-        self.used_grid_codes.extend(self.history.codes());
+        let mut used: BTreeSet<Code> = self.data.grids.iter().map(|g| g.code.clone()).collect();
+        used.extend(self.history.codes());
+        self.used_grid_codes = Arc::new(used);
         self
     }
 
@@ -375,15 +405,19 @@ impl Snapshot {
         Some(Located { grid: g, community, subdistrict })
     }
 
-    /// A region of any level by code.
+    /// A region of any level by code (binary search: every region layer is in code order).
     pub fn region(&self, code: &Code) -> Option<&Region> {
-        let &(level, i) = self.region_index.get(code)?;
-        self.data.regions(level).and_then(|r| r.get(i))
+        let layer = self.data.regions(code.level())?;
+        layer.binary_search_by(|r| r.code.as_str().cmp(code.as_str())).ok().map(|i| &layer[i])
     }
 
-    /// The codes one level down, in code order.
-    pub fn children(&self, code: &Code) -> &[Code] {
-        self.children.get(code).map_or(&[], Vec::as_slice)
+    /// The codes one level down, in code order: the run of the layer below whose codes start
+    /// with `code`.
+    pub fn children(&self, code: &Code) -> Vec<&Code> {
+        let Some(layer) = code.level().child().and_then(|l| self.data.regions(l)) else { return Vec::new() };
+        let prefix = code.as_str();
+        let start = layer.partition_point(|r| r.code.as_str() < prefix);
+        layer[start..].iter().take_while(|r| r.code.as_str().starts_with(prefix)).map(|r| &r.code).collect()
     }
 
     /// Staff serving a grid, in id order.

@@ -154,7 +154,8 @@ impl Snapshot {
             }
             kept.push((j < data.grids.len() && data.grids[j].code == g.code).then_some(j as u32));
         }
-        let mut next = self.with_new_grids(data, generation, &kept)?.with_history(history);
+        let codes: Vec<&Code> = written.iter().map(|r| &r.code).collect();
+        let mut next = self.with_new_grids(data, generation, &kept, !staff.is_empty(), history, &codes)?;
         next.change_seq = change_seq;
         Ok(next)
     }
