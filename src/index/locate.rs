@@ -296,24 +296,55 @@ impl GridLocator {
         self.inv_dy = self.ny as f64 / h;
     }
 
-    /// Fills every cell of the bucket grid (laid out by [`GridLocator::set_layout`]).
+    /// Fills every cell of the bucket grid (laid out by [`GridLocator::set_layout`]). A big
+    /// grid (a million cells and more: the 100,000-grid city has 6.9 million) is cut into one
+    /// band of rows per core, filled in parallel: the locator is on the critical path of a
+    /// start-up, before `locate` can answer.
     fn fill_buckets(&mut self) {
-        let all = Window { ix0: 0, ix1: self.nx - 1, iy0: 0, iy1: self.ny - 1 };
-        let WindowBuckets { cells, lists } = self.window_buckets(&all);
-        self.cells = Vec::with_capacity(cells.len());
-        self.list_offsets = Vec::with_capacity(lists.len() / 2);
+        let bands = if self.nx * self.ny >= 1 << 20 {
+            std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+        } else {
+            1
+        };
+        self.fill_buckets_in(bands);
+    }
+
+    /// [`GridLocator::fill_buckets`] in `bands` bands of rows (each cell's content depends on
+    /// that cell alone and runs of owners never cross rows, so any cut gives the same result).
+    fn fill_buckets_in(&mut self, bands: usize) {
+        let (nx, ny) = (self.nx, self.ny);
+        let bands = bands.clamp(1, ny);
+        let windows: Vec<Window> = (0..bands)
+            .map(|b| Window { ix0: 0, ix1: nx - 1, iy0: b * ny / bands, iy1: (b + 1) * ny / bands - 1 })
+            .collect();
+        let this = &*self;
+        let parts: Vec<WindowBuckets> = if bands == 1 {
+            vec![this.window_buckets(&windows[0])]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = windows.iter().map(|w| s.spawn(move || this.window_buckets(w))).collect();
+                // A panic in a band is re-raised here, as if it had happened on this thread.
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            })
+        };
+        self.cells = Vec::with_capacity(nx * ny);
+        self.list_offsets = Vec::with_capacity(parts.iter().map(|p| p.lists.len() / 2).sum::<usize>() + 1);
         self.list_offsets.push(0);
-        for c in cells {
-            self.cells.push(match c {
-                WindowCell::Empty => EMPTY,
-                WindowCell::Owner(g) => g,
-                WindowCell::Mixed(_, b) => {
-                    self.list_offsets.push(b);
-                    MIXED | (self.list_offsets.len() as u32 - 2)
-                }
-            });
+        self.lists = Vec::with_capacity(parts.iter().map(|p| p.lists.len()).sum());
+        for part in parts {
+            let base = self.lists.len() as u32;
+            for c in part.cells {
+                self.cells.push(match c {
+                    WindowCell::Empty => EMPTY,
+                    WindowCell::Owner(g) => g,
+                    WindowCell::Mixed(_, b) => {
+                        self.list_offsets.push(base + b);
+                        MIXED | (self.list_offsets.len() as u32 - 2)
+                    }
+                });
+            }
+            self.lists.extend_from_slice(&part.lists);
         }
-        self.lists = lists;
     }
 
     /// The content of the cells of `window`, from the regions (edges, boxes, R-tree) alone.
@@ -636,6 +667,20 @@ mod tests {
         }
         kinds.remove("nothing");
         assert_eq!(kinds.len(), 4, "every kind of edit was tried: {kinds:?}");
+    }
+
+    #[test]
+    fn filling_in_bands_gives_the_same_buckets() {
+        let mut rng = Rng(3);
+        let polygons = tiling(9, &mut rng);
+        let one = GridLocator::new(&refs(&polygons));
+        for bands in [2, 3, 7, 1000] {
+            let mut banded = fresh_on_layout(&one, &polygons);
+            banded.fill_buckets_in(bands);
+            assert_eq!(banded.cells, one.cells, "{bands} bands: cells");
+            assert_eq!(banded.list_offsets, one.list_offsets, "{bands} bands: list offsets");
+            assert_eq!(banded.lists, one.lists, "{bands} bands: lists");
+        }
     }
 
     #[test]

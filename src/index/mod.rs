@@ -538,7 +538,16 @@ impl Live {
     }
 
     /// Publishes a new snapshot.
+    ///
+    /// The snapshot it replaces is released on tokio's blocking pool when there is a runtime:
+    /// freeing a big city's grids (100,000 regions) takes tens of milliseconds, which should
+    /// not land on whatever task happens to drop the last reference. (A request still holding
+    /// it when this runs releases it itself, later.)
     pub fn publish(&self, snapshot: Snapshot) {
-        self.current.store(Arc::new(snapshot));
+        let old = self.current.swap(Arc::new(snapshot));
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(old))),
+            Err(_) => drop(old),
+        }
     }
 }
