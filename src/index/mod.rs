@@ -202,7 +202,8 @@ impl GridParts {
         staff_by_grid: Option<Arc<HashMap<Code, Vec<usize>>>>,
     ) -> GridParts {
         // Grids, communities and subdistricts are all in code order, and a grid's parents are
-        // prefixes of its code: one walk down each parent layer finds them all.
+        // prefixes of its code (12 digits for its community, 9 for its subdistrict, as
+        // `Code::parent` cuts them): one walk down each parent layer finds them all.
         let parents_of = |parents: &[Region], len: usize| -> Vec<Option<usize>> {
             let mut j = 0;
             data.grids

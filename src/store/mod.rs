@@ -96,7 +96,7 @@ pub struct Committed {
 }
 
 /// One committed grid edit as a store reads it back (see [`Store::edits_after`]): what a
-/// follower needs to apply it to its snapshot with `Snapshot::with_grid_edit`.
+/// follower needs to apply it to its snapshot (`crate::sync::catch_up`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEdit {
     /// The edit's change number.

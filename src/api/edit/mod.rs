@@ -575,8 +575,8 @@ async fn save(state: &AppState, caller: &Caller, req: Request, reason: String) -
 /// store says another process committed since `snap` was loaded, the edits since `snap` are read
 /// back from the store and applied (`sync::catch_up`), so that the other change is not skipped;
 /// when that is not possible (an import came in between) or the derived snapshot cannot be
-/// built, the whole dataset is reloaded. A failure of both cannot undo the commit: it is logged, and the
-/// sync loop (PostGIS) brings the snapshot up to date later.
+/// built, the whole dataset is reloaded. A failure of both cannot undo the commit: it is
+/// logged, and the sync loop (PostGIS) brings the snapshot up to date later.
 async fn publish(
     state: &AppState,
     snap: &std::sync::Arc<Snapshot>,

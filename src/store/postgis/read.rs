@@ -436,8 +436,18 @@ async fn load_responders(snap: Snap) -> Result<Vec<Responder>, StoreError> {
     .await
 }
 
-/// Staff and their grid lists, read as two tables and joined here: a correlated
-/// `array_agg` per person cost PostgreSQL six times as long as the two plain scans.
+/// A person from a row of `staff` (id, name, role, force, phone), without their grids.
+fn staff_of(r: &Reader) -> Result<Staff, StoreError> {
+    Ok(Staff {
+        id: r.id("id")?,
+        name: r.get("name")?,
+        role: r.enum_of(r.get("role")?)?,
+        force: r.enum_of(r.get("force")?)?,
+        phone: r.get("phone")?,
+        grids: Vec::new(),
+    })
+}
+
 /// The people with ids `ids` (those that exist), each with their grid list in stored order,
 /// read on `conn` (inside the caller's transaction).
 pub(super) async fn staff_by_ids(conn: &mut sqlx::PgConnection, ids: &[i64]) -> Result<Vec<Staff>, StoreError> {
@@ -448,17 +458,7 @@ pub(super) async fn staff_by_ids(conn: &mut sqlx::PgConnection, ids: &[i64]) -> 
         .map_err(db_error)?;
     let mut people = rows
         .iter()
-        .map(|row| {
-            let r = Reader::new(row, "staff", "id");
-            Ok(Staff {
-                id: r.id("id")?,
-                name: r.get("name")?,
-                role: r.enum_of(r.get("role")?)?,
-                force: r.enum_of(r.get("force")?)?,
-                phone: r.get("phone")?,
-                grids: Vec::new(),
-            })
-        })
+        .map(|row| staff_of(&Reader::new(row, "staff", "id")))
         .collect::<Result<Vec<Staff>, StoreError>>()?;
     let links = sqlx::query(
         "SELECT staff_id, grid_code FROM staff_grids WHERE staff_id = ANY($1::int8[]) ORDER BY staff_id, ord",
@@ -477,6 +477,8 @@ pub(super) async fn staff_by_ids(conn: &mut sqlx::PgConnection, ids: &[i64]) -> 
     Ok(people)
 }
 
+/// Staff and their grid lists, read as two tables and joined here: a correlated
+/// `array_agg` per person cost PostgreSQL six times as long as the two plain scans.
 async fn load_staff(snap: Snap) -> Result<Vec<Staff>, StoreError> {
     let links = snap.fetch("SELECT staff_id, grid_code, ord FROM staff_grids", |row| {
         let r = Reader::new(row, "staff_grids", "staff_id");
@@ -485,15 +487,7 @@ async fn load_staff(snap: Snap) -> Result<Vec<Staff>, StoreError> {
     let sql = "SELECT id, name, role, force, phone, ord FROM staff";
     let people = snap.fetch(sql, |row| {
         let r = Reader::new(row, "staff", "id");
-        let staff = Staff {
-            id: r.id("id")?,
-            name: r.get("name")?,
-            role: r.enum_of(r.get("role")?)?,
-            force: r.enum_of(r.get("force")?)?,
-            phone: r.get("phone")?,
-            grids: Vec::new(),
-        };
-        Ok((r.ord()?, staff))
+        Ok((r.ord()?, staff_of(&r)?))
     });
     let (links, mut people) = tokio::try_join!(links, people)?;
     // `links` is in `ord` order (each person's list in its stored order), so pushing keeps it.
