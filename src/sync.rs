@@ -319,9 +319,7 @@ impl Follower {
                     total_ms = started.elapsed().as_millis() as u64,
                     "applied other instances' edits to the snapshot"
                 );
-                self.applied = applied;
-                self.wanted = self.wanted.filter(|&w| applied.is_some_and(|a| w > a));
-                self.retry = RETRY_MIN;
+                self.published(applied);
                 return true;
             }
             Ok(None) => {}
@@ -356,9 +354,15 @@ impl Follower {
             total_ms = started.elapsed().as_millis() as u64,
             "published a new snapshot"
         );
+        self.published(applied);
+        true
+    }
+
+    /// Records that a snapshot including change `applied` was published: what is still wanted
+    /// is only what came after it, and the next failure starts its back-off afresh.
+    fn published(&mut self, applied: Option<ChangeSeq>) {
         self.applied = applied;
         self.wanted = self.wanted.filter(|&w| applied.is_some_and(|a| w > a));
         self.retry = RETRY_MIN;
-        true
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use gridmap::generate::{generate, GenParams};
 use gridmap::model::LayerKind;
 use gridmap::store::Store;
-use process::{gridmap_ok, http_full, http_with, wait_for, Server, StoreAt};
+use process::{gridmap_ok, http_full, wait_for, Server, StoreAt};
 
 /// The promise of the design: a change is visible everywhere within this.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -95,7 +95,7 @@ async fn a_change_through_one_path_is_answered_by_every_instance_within_a_second
     .to_string();
     let bearer = format!("Bearer {token}");
     let if_match = format!("\"{}\"", grid.version);
-    let (status, answer) = http_with(
+    let (status, _, answer) = http_full(
         a.addr,
         "PUT",
         &format!("/api/grids/{code}"),

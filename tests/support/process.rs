@@ -142,21 +142,11 @@ impl Drop for Server {
 /// gridmap's JSON answers (fixed length or chunked, never compressed: we send no
 /// Accept-Encoding).
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Result<(u16, String), String> {
-    http_with(addr, method, path, &[], body)
+    http_full(addr, method, path, &[], body).map(|(status, _, body)| (status, body))
 }
 
-/// [`http`] with extra request headers (`Authorization`, `If-Match`, ...).
-pub fn http_with(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<(&str, &[u8])>,
-) -> Result<(u16, String), String> {
-    http_full(addr, method, path, headers, body).map(|(status, _, body)| (status, body))
-}
-
-/// [`http_with`], also returning the response's header lines (status line first).
+/// [`http`] with extra request headers (`Authorization`, `If-Match`, ...), also returning the
+/// response's header lines (status line first).
 pub fn http_full(
     addr: SocketAddr,
     method: &str,
