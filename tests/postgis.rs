@@ -19,6 +19,7 @@ use gridmap::model::{
 use gridmap::store::postgis::PgStore;
 use gridmap::store::{Store, StoreError};
 use sqlx::postgres::PgListener;
+use sqlx::Connection;
 
 fn code(s: &str) -> Code {
     Code::parse(s).unwrap()
@@ -390,6 +391,104 @@ async fn replace_all_logs_the_change_and_notifies_listeners() {
             .unwrap();
     assert_eq!(note.payload(), id.to_string(), "the payload is the change_log id to catch up from");
     assert_eq!((kind.as_str(), grids.as_str()), ("replace_all", "2"));
+}
+
+/// The change-log rows after id `after`: (kind, layer, detail->>'operation').
+async fn changes_after(store: &PgStore, after: i64) -> Vec<(String, Option<String>, Option<String>)> {
+    sqlx::query_as("SELECT kind, layer, detail->>'operation' FROM change_log WHERE id > $1 ORDER BY id")
+        .bind(after)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Planners also write the tables directly (QGIS, psql). Such a write appends one 'direct'
+/// change per transaction (whatever it wrote, TRUNCATE included), none when it rolls back, and
+/// gridmap's own writes log only themselves. (That an edit logs nothing but its 'edit' entry
+/// is also what lets `tests/edit_store.rs` catch up: any other kind makes `edits_after` refuse.)
+#[tokio::test]
+async fn writes_from_outside_gridmap_are_logged_once_per_transaction() {
+    let (store, db) = fresh_database().await;
+    store.replace_all(&small_dataset()).await.unwrap();
+    assert_eq!(changes_after(&store, 0).await, vec![("replace_all".into(), None, None)]);
+
+    let mut qgis = sqlx::postgres::PgConnection::connect(&format!("{}?application_name=QGIS", db.url)).await.unwrap();
+    let mut tx = qgis.begin().await.unwrap();
+    sqlx::query("UPDATE buildings SET floors = 7 WHERE id = 12").execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE grids SET name = '前进社区一网格' WHERE code = '65020300100101' AND valid_to IS NULL")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM entrances WHERE id = 1").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        changes_after(&store, 1).await,
+        vec![("direct".into(), Some("buildings".into()), Some("UPDATE".into()))],
+        "one entry for the whole transaction, naming the first table it wrote"
+    );
+    let (user, application): (String, String) =
+        sqlx::query_as("SELECT detail->>'user', detail->>'application' FROM change_log WHERE kind = 'direct'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!((user.as_str(), application.as_str()), ("gridmap", "QGIS"), "the log says who wrote");
+
+    // Rolled back: nothing changed, nothing logged.
+    let mut tx = qgis.begin().await.unwrap();
+    sqlx::query("UPDATE staff SET name = '王五' WHERE id = 5").execute(&mut *tx).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(changes_after(&store, 2).await, vec![]);
+
+    // A later transaction on the same connection is logged again; TRUNCATE counts too. (The
+    // rolled-back entry used up an id: numbers may skip, never go back.)
+    sqlx::query("TRUNCATE staff_grids").execute(&mut qgis).await.unwrap();
+    assert_eq!(
+        changes_after(&store, 2).await,
+        vec![("direct".into(), Some("staff_grids".into()), Some("TRUNCATE".into()))]
+    );
+
+    // And the data gridmap loads is what the direct writes left.
+    let loaded = store.load().await.unwrap();
+    assert_eq!(loaded.buildings.iter().find(|b| b.id == 12).map(|b| b.floors), Some(7));
+    assert!(loaded.entrances.is_empty());
+    assert!(loaded.staff.iter().all(|s| s.grids.is_empty()));
+
+    // An import after them logs itself only.
+    let before: i64 = sqlx::query_scalar("SELECT max(id) FROM change_log").fetch_one(store.pool()).await.unwrap();
+    store.replace_all(&small_dataset()).await.unwrap();
+    assert_eq!(changes_after(&store, before).await, vec![("replace_all".into(), None, None)]);
+}
+
+/// A running instance answers what a direct write (QGIS, psql) committed: the 'direct' entry's
+/// notice makes the follower load everything again.
+#[tokio::test]
+async fn an_instance_reloads_after_a_direct_write() {
+    let (store, db) = fresh_database().await;
+    store.replace_all(&small_dataset()).await.unwrap();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+    let (live, applied) = gridmap::sync::start(&*store).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let follower = tokio::spawn(gridmap::sync::follow(store.clone(), live.clone(), applied, async {
+        let _ = stopped.await;
+    }));
+    let grid = code("65020300100101");
+    assert_eq!(live.load().region(&grid).map(|g| g.name.as_str()), Some("前进社区第一网格"));
+
+    let mut psql = sqlx::postgres::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE grids SET name = '前进社区一网格' WHERE code = '65020300100101' AND valid_to IS NULL")
+        .execute(&mut psql)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while live.load().region(&grid).map(|g| g.name.as_str()) != Some("前进社区一网格") {
+        assert!(Instant::now() < deadline, "the instance never loaded the direct write");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now = live.load();
+    assert_eq!((now.generation, now.change_seq), (2, Some(2)), "one reload, for change 2");
+    assert_eq!(now.counts(), Snapshot::build(store.load().await.unwrap(), 1).unwrap().counts());
+    let _ = stop.send(());
+    follower.await.unwrap();
 }
 
 /// After a bulk load the planner has statistics (QGIS's queries and gridmap's are planned on

@@ -16,7 +16,7 @@ use geo::Geometry;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::Row;
 
-use super::{db_error, Tx, LATEST_CHANGE, WRITE_LOCK};
+use super::{begin_write, db_error, Tx, LATEST_CHANGE};
 use crate::model::{Code, Region, Staff};
 use crate::store::wkb::{from_wkb, to_wkb};
 use crate::store::{
@@ -25,9 +25,8 @@ use crate::store::{
 
 /// Commits `e` (see [`crate::store::Store::commit_grid_edit`]).
 pub(super) async fn commit(pool: &PgPool, e: &GridEdit) -> Result<Committed, StoreError> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut tx = begin_write(pool).await?;
     let t = &mut tx;
-    execute!(t, "SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)?;
     let previous: ChangeSeq = sqlx::query_scalar(LATEST_CHANGE).fetch_one(&mut **t).await.map_err(db_error)?;
     let codes: Vec<String> = touched_codes(e).iter().map(|c| c.to_string()).collect();
     let (current, registered) = current_versions(t, &codes).await?;

@@ -20,7 +20,9 @@
 //! * Writes are batched: one `INSERT ... SELECT FROM UNNEST($1::type[], ...)` per layer and
 //!   `CHUNK` rows, one parameter per column (never the 65,535-parameter limit).
 //! * Every write holds `WRITE_LOCK` and appends to `change_log` before it commits, so change
-//!   numbers (`change_log.id`) increase in commit order, as [`ChangeSeq`] promises.
+//!   numbers (`change_log.id`) increase in commit order, as [`ChangeSeq`] promises. Writes
+//!   that do not come from gridmap (QGIS, psql) do the same through triggers
+//!   (`migrations/0007_direct_writes.sql`, a 'direct' entry), so instances reload after them too.
 //! * Constraints are named `<table>_<rule>`; a violation becomes [`StoreError::Invalid`]
 //!   naming the constraint, with a sentence saying what it means and the failing row's key.
 
@@ -51,6 +53,18 @@ macro_rules! execute {
     ($tx:expr, $sql:expr $(, $param:expr)* $(,)?) => {
         sqlx::query($sql)$(.bind($param))*.execute(&mut **$tx).await.map_err(db_error)
     };
+}
+
+/// Starts a gridmap write: a transaction that holds [`WRITE_LOCK`] and says it is gridmap's
+/// (`gridmap.writer`, transaction-local), so that the triggers of
+/// `migrations/0007_direct_writes.sql`, which log every other write to the snapshot's tables as
+/// a 'direct' change, leave it to log itself.
+async fn begin_write(pool: &PgPool) -> Result<Tx<'static>, StoreError> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let t = &mut tx;
+    execute!(t, "SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)?;
+    execute!(t, "SELECT set_config('gridmap.writer', 'on', true)")?;
+    Ok(tx)
 }
 
 // Declared after `execute!`, which the submodules use.
@@ -331,9 +345,8 @@ impl Store for PgStore {
     /// transaction, so a failure restores them. Building a GiST index over 2.7 million entrances
     /// took 7 s; keeping it up to date row by row during the insert took 25 s more.
     async fn replace_all(&self, data: &Dataset) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = begin_write(&self.pool).await?;
         let t = &mut tx;
-        execute!(t, "SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)?;
         execute!(t, &format!("TRUNCATE {TABLES}"))?;
         let tables: Vec<&str> = TABLES.split(',').map(str::trim).collect();
         let indexes: Vec<(String, String)> =
