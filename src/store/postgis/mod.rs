@@ -8,7 +8,7 @@
 //!   [`listen`]: the [`ChangeFeed`] over LISTEN/NOTIFY that lets several instances share one
 //!   database. This file: connecting, the start-up check, error mapping and the [`Store`].
 //! * Geometries travel as 2D WKB in EPSG:4326: written with `ST_GeomFromWKB($1, 4326)` and read
-//!   with `ST_AsBinary(geom)`, so coordinates round-trip bit for bit.
+//!   as the column itself (EWKB in binary results), so coordinates round-trip bit for bit.
 //! * Timestamps are `timestamptz`, which has **microsecond** precision: a `DateTime<Utc>` with
 //!   sub-microsecond digits is stored without them. Data gridmap makes is whole seconds, so a
 //!   round trip is exact; writers of new versions should truncate `Utc::now()` to microseconds.

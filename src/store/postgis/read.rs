@@ -1,7 +1,7 @@
 //! Reading the current [`Dataset`] back from PostGIS.
 //!
-//! Geometries come back as `ST_AsBinary(geom)` (2D WKB, EPSG:4326), so coordinates round-trip
-//! bit for bit. A row that cannot be read into the model is [`StoreError::Corrupt`] naming its
+//! Geometries come back as the `geometry` column itself, which binary results carry as EWKB
+//! (2D, SRID 4326), so coordinates round-trip bit for bit. A row that cannot be read into the model is [`StoreError::Corrupt`] naming its
 //! layer and key.
 //!
 //! A big city is millions of rows (the 100,000-grid benchmark city has 1.2 million buildings and
@@ -207,7 +207,10 @@ impl Snap {
             }
         }
         tx.commit().await.map_err(db_error)?;
-        rows.sort_by_key(|r| r.0);
+        // Usually in order already (a table scan after an import returns rows as written).
+        if !rows.is_sorted_by_key(|r| r.0) {
+            rows.sort_by_key(|r| r.0);
+        }
         Ok(rows.into_iter().map(|r| r.1).collect())
     }
 }
@@ -273,10 +276,13 @@ impl<'r> Reader<'r> {
             .map_err(|e| self.corrupt(format!("unknown value {text:?}: {e}")))
     }
 
-    /// The geometry in column `wkb` (`ST_AsBinary(geom) AS wkb`).
+    /// The geometry in column `wkb` (`geom AS wkb`): in binary results PostGIS sends a
+    /// geometry as EWKB, which costs the server less than `ST_AsBinary` (a tenth less for the
+    /// 2.7 million entrances), and it is read here without a copy.
     fn geometry(&self) -> Result<Geometry<f64>, StoreError> {
-        let bytes: Vec<u8> = self.get("wkb")?;
-        from_wkb(&bytes).map_err(|e| self.corrupt(format!("geometry: {e}")))
+        // Unchecked: sqlx knows no `geometry` type; `from_wkb` checks the bytes.
+        let bytes: &[u8] = self.row.try_get_unchecked("wkb").map_err(|e| self.corrupt(format!("wkb: {e}")))?;
+        from_wkb(bytes).map_err(|e| self.corrupt(format!("geometry: {e}")))
     }
 
     fn multi_polygon(&self) -> Result<MultiPolygon<f64>, StoreError> {
@@ -305,7 +311,7 @@ impl<'r> Reader<'r> {
 async fn read_regions(snap: Snap, t: &'static RegionTable) -> Result<Vec<Region>, StoreError> {
     let sql = format!(
         "SELECT code, name, households, population, valid_from, valid_to, version, ord,
-                ST_AsBinary(geom) AS wkb
+                geom AS wkb
          FROM {table} WHERE valid_to IS NULL",
         table = t.table
     );
@@ -329,7 +335,7 @@ async fn read_regions(snap: Snap, t: &'static RegionTable) -> Result<Vec<Region>
 }
 
 async fn load_compounds(snap: Snap) -> Result<Vec<Compound>, StoreError> {
-    let sql = "SELECT id, community_code, name, gated, ord, ST_AsBinary(geom) AS wkb FROM compounds";
+    let sql = "SELECT id, community_code, name, gated, ord, geom AS wkb FROM compounds";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "compounds", "id");
         Ok((
@@ -347,7 +353,7 @@ async fn load_compounds(snap: Snap) -> Result<Vec<Compound>, StoreError> {
 }
 
 async fn load_access_points(snap: Snap) -> Result<Vec<AccessPoint>, StoreError> {
-    let sql = "SELECT id, compound_id, name, kind, passes, hours, has_device, ord, ST_AsBinary(geom) AS wkb
+    let sql = "SELECT id, compound_id, name, kind, passes, hours, has_device, ord, geom AS wkb
                FROM access_points";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "access_points", "id");
@@ -372,7 +378,7 @@ async fn load_access_points(snap: Snap) -> Result<Vec<AccessPoint>, StoreError> 
 async fn load_buildings(snap: Snap) -> Result<Vec<Building>, StoreError> {
     let sql = "SELECT id, compound_id, road, door_number, compound_name, building_number,
                       address_text, floors, units, households, population, ord,
-                      ST_AsBinary(geom) AS wkb
+                      geom AS wkb
                FROM buildings";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "buildings", "id");
@@ -400,7 +406,7 @@ async fn load_buildings(snap: Snap) -> Result<Vec<Building>, StoreError> {
 }
 
 async fn load_entrances(snap: Snap) -> Result<Vec<Entrance>, StoreError> {
-    let sql = "SELECT id, building_id, unit, ord, ST_AsBinary(geom) AS wkb FROM entrances";
+    let sql = "SELECT id, building_id, unit, ord, geom AS wkb FROM entrances";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "entrances", "id");
         Ok((
@@ -417,7 +423,7 @@ async fn load_entrances(snap: Snap) -> Result<Vec<Entrance>, StoreError> {
 }
 
 async fn load_responders(snap: Snap) -> Result<Vec<Responder>, StoreError> {
-    let sql = "SELECT id, kind, name, mode, headcount, duty, ord, ST_AsBinary(geom) AS wkb FROM responders";
+    let sql = "SELECT id, kind, name, mode, headcount, duty, ord, geom AS wkb FROM responders";
     snap.fetch(sql, |row| {
         let r = Reader::new(row, "responders", "id");
         Ok((
