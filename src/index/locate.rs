@@ -17,6 +17,8 @@
 //! same answer by the textbook route (envelopes first, exact predicate second) and is used to
 //! fill the owner cells.
 
+use std::sync::Arc;
+
 use geo::{BoundingRect, MultiPolygon, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
@@ -34,6 +36,11 @@ fn union(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
         (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
         (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
     )
+}
+
+/// The R-tree entry of region `i` with box `r`.
+fn envelope(i: usize, r: &Rect<f64>) -> Envelope {
+    GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i as u32)
 }
 
 /// A rectangle of bucket cells, bounds included.
@@ -72,7 +79,9 @@ struct WindowBuckets {
 /// Exact point location over a set of (multi)polygons, indexed `0..n` in the order given
 /// (gridmap passes grids sorted by code, so "lowest index" is "lowest code").
 pub struct GridLocator {
-    edges: Vec<Vec<Edge>>,
+    /// Each region's edges, shared with the locator a patched one was made from (an edit
+    /// copies 100,000 pointers, not 100,000 lists).
+    edges: Vec<Arc<[Edge]>>,
     /// The bounding box of each region (`None` for an empty one).
     rects: Vec<Option<Rect<f64>>>,
     tree: RTree<Envelope>,
@@ -90,7 +99,7 @@ pub struct GridLocator {
 impl GridLocator {
     /// Builds the locator. `polygons[i]` is region `i`; EPSG:4326.
     pub fn new(polygons: &[&MultiPolygon<f64>]) -> GridLocator {
-        let edges: Vec<Vec<Edge>> = polygons.iter().map(|mp| edges_of(mp)).collect();
+        let edges: Vec<Arc<[Edge]>> = polygons.iter().map(|mp| edges_of(mp).into()).collect();
         let rects: Vec<Option<Rect<f64>>> = polygons.iter().map(|mp| mp.bounding_rect()).collect();
         let mut loc = GridLocator::unfilled(edges, rects);
         let Some(bbox) = loc.rects.iter().flatten().copied().reduce(union) else {
@@ -102,21 +111,15 @@ impl GridLocator {
     }
 
     /// The locator over `edges` and `rects` with its R-tree, and no bucket grid yet.
-    fn unfilled(edges: Vec<Vec<Edge>>, rects: Vec<Option<Rect<f64>>>) -> GridLocator {
+    fn unfilled(edges: Vec<Arc<[Edge]>>, rects: Vec<Option<Rect<f64>>>) -> GridLocator {
         let tree = RTree::bulk_load(
-            rects
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| {
-                    r.map(|r| {
-                        GeomWithData::new(
-                            Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                            i as u32,
-                        )
-                    })
-                })
-                .collect(),
+            rects.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| envelope(i, r))).collect(),
         );
+        GridLocator::with_tree(edges, rects, tree)
+    }
+
+    /// [`GridLocator::unfilled`] with the R-tree given.
+    fn with_tree(edges: Vec<Arc<[Edge]>>, rects: Vec<Option<Rect<f64>>>, tree: RTree<Envelope>) -> GridLocator {
         GridLocator {
             edges,
             rects,
@@ -168,10 +171,10 @@ impl GridLocator {
             *slot = Some(old);
             last = Some(new);
         }
-        let edges: Vec<Vec<Edge>> = polygons
+        let edges: Vec<Arc<[Edge]>> = polygons
             .iter()
             .zip(&old_of)
-            .map(|(mp, old)| old.map_or_else(|| edges_of(mp), |o| self.edges[o].clone()))
+            .map(|(mp, old)| old.map_or_else(|| edges_of(mp).into(), |o| self.edges[o].clone()))
             .collect();
         let rects: Vec<Option<Rect<f64>>> = polygons
             .iter()
@@ -194,7 +197,27 @@ impl GridLocator {
             return None;
         }
 
-        let mut loc = GridLocator::unfilled(edges, rects);
+        // When every kept region keeps its index (a reshape: the usual edit), the R-tree is this
+        // one with the changed regions' boxes taken out and put back, and the buckets outside
+        // the changed window are copied rather than renumbered.
+        let same_places =
+            polygons.len() == kept.len() && kept.iter().enumerate().all(|(i, k)| k.is_none_or(|k| k as usize == i));
+        let mut loc = if same_places {
+            let mut tree = self.tree.clone();
+            for (i, k) in kept.iter().enumerate() {
+                if k.is_none() {
+                    if let Some(r) = &self.rects[i] {
+                        tree.remove(&envelope(i, r));
+                    }
+                    if let Some(r) = &rects[i] {
+                        tree.insert(envelope(i, r));
+                    }
+                }
+            }
+            GridLocator::with_tree(edges, rects, tree)
+        } else {
+            GridLocator::unfilled(edges, rects)
+        };
         (loc.x0, loc.y0, loc.inv_dx, loc.inv_dy, loc.nx, loc.ny) =
             (self.x0, self.y0, self.inv_dx, self.inv_dy, self.nx, self.ny);
 
@@ -204,7 +227,7 @@ impl GridLocator {
         let added = old_of.iter().zip(&loc.rects).filter(|(o, _)| o.is_none()).filter_map(|(_, r)| *r);
         let Some(changed) = removed.chain(added).reduce(union) else {
             // Nothing moved but indexes: renumber the old buckets.
-            let (cells, offsets, lists) = self.renumbered(kept, None)?;
+            let (cells, offsets, lists) = self.renumbered(kept, same_places, None)?;
             (loc.cells, loc.list_offsets, loc.lists) = (cells, offsets, lists);
             return Some(loc);
         };
@@ -212,7 +235,7 @@ impl GridLocator {
         let (iy0, iy1) = Self::cell_range(self.y0, self.inv_dy, self.ny, changed.min().y, changed.max().y);
         let window = Window { ix0, ix1, iy0, iy1 };
         let redone = loc.window_buckets(&window);
-        let (cells, offsets, lists) = self.renumbered(kept, Some((&window, redone)))?;
+        let (cells, offsets, lists) = self.renumbered(kept, same_places, Some((&window, redone)))?;
         (loc.cells, loc.list_offsets, loc.lists) = (cells, offsets, lists);
         Some(loc)
     }
@@ -220,10 +243,16 @@ impl GridLocator {
     /// This locator's buckets with every region index `i` replaced by `kept[i]`, and the cells
     /// of `window` taken from `redone` instead. `None` if a cell outside the window names a
     /// region that is not kept.
+    ///
+    /// `same_places`: every kept region keeps its index, so cells and lists outside the window
+    /// are copied as they are (only the positions of mixed cells' lists move). A region that
+    /// is not kept cannot be named there: the window covers its box, and every cell naming a
+    /// region lies in that region's box (checked in debug builds, which the tests run).
     #[allow(clippy::type_complexity)]
     fn renumbered(
         &self,
         kept: &[Option<u32>],
+        same_places: bool,
         redone: Option<(&Window, WindowBuckets)>,
     ) -> Option<(Vec<u32>, Vec<u32>, Vec<u32>)> {
         let mut cells = Vec::with_capacity(self.cells.len());
@@ -249,7 +278,19 @@ impl GridLocator {
                     }
                 }
                 let cell = self.cells[iy * nx + ix];
-                if cell == EMPTY {
+                if same_places {
+                    if cell == EMPTY || cell & MIXED == 0 {
+                        debug_assert!(cell == EMPTY || kept[cell as usize].is_some(), "cell names a changed region");
+                        cells.push(cell);
+                    } else {
+                        let l = (cell & !MIXED) as usize;
+                        let list = &self.lists[self.list_offsets[l] as usize..self.list_offsets[l + 1] as usize];
+                        debug_assert!(list.iter().all(|&g| kept[g as usize].is_some()), "list names a changed region");
+                        cells.push(MIXED | (offsets.len() as u32 - 1));
+                        lists.extend_from_slice(list);
+                        offsets.push(lists.len() as u32);
+                    }
+                } else if cell == EMPTY {
                     cells.push(EMPTY);
                 } else if cell & MIXED == 0 {
                     cells.push((*kept.get(cell as usize)?)?);
@@ -284,7 +325,7 @@ impl GridLocator {
 
     /// Sizes the bucket grid over `bbox`: about four cells per edge.
     fn set_layout(&mut self, bbox: Rect<f64>) {
-        let total_edges: usize = self.edges.iter().map(Vec::len).sum();
+        let total_edges: usize = self.edges.iter().map(|e| e.len()).sum();
         let target = (total_edges * 4).clamp(1024, 16_000_000) as f64;
         let (w, h) = (bbox.width().max(1e-9), bbox.height().max(1e-9));
         let side = (w * h / target).sqrt();
@@ -371,7 +412,7 @@ impl GridLocator {
         // 1. Mark every cell an edge may touch.
         let mut mixed = vec![false; width * height];
         for &g in &regions {
-            for e in &self.edges[g as usize] {
+            for e in self.edges[g as usize].iter() {
                 if let Some((x0, x1, y0, y1)) = clip(e.ax.min(e.bx), e.ax.max(e.bx), e.ay, e.by) {
                     for iy in y0..=y1 {
                         mixed[iy * width + x0..=iy * width + x1].fill(true);
@@ -545,7 +586,7 @@ mod tests {
     /// The full build of `polygons` on the bucket layout of `like`.
     fn fresh_on_layout(like: &GridLocator, polygons: &[MultiPolygon<f64>]) -> GridLocator {
         let mut loc = GridLocator::unfilled(
-            polygons.iter().map(edges_of).collect(),
+            polygons.iter().map(|p| edges_of(p).into()).collect(),
             polygons.iter().map(|p| p.bounding_rect()).collect(),
         );
         (loc.x0, loc.y0, loc.inv_dx, loc.inv_dy, loc.nx, loc.ny) =
@@ -649,6 +690,17 @@ mod tests {
             assert_eq!(patched.list_offsets, fresh.list_offsets, "round {round} ({kind}): list offsets");
             assert_eq!(patched.lists, fresh.lists, "round {round} ({kind}): lists");
             assert_eq!(patched.edges, fresh.edges, "round {round} ({kind}): edges");
+            // The R-tree (patched in place when no index moves) holds the same boxes.
+            let boxes = |l: &GridLocator| {
+                let mut v: Vec<(u32, [f64; 2], [f64; 2])> = l
+                    .tree
+                    .iter()
+                    .map(|e| (e.data, rstar::RTreeObject::envelope(e).lower(), rstar::RTreeObject::envelope(e).upper()))
+                    .collect();
+                v.sort_by_key(|b| b.0);
+                v
+            };
+            assert_eq!(boxes(&patched), boxes(&fresh), "round {round} ({kind}): R-tree");
             for _ in 0..300 {
                 let (x, y) = (84.79 + 0.12 * rng.unit(), 45.49 + 0.12 * rng.unit());
                 assert_eq!(

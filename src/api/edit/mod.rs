@@ -523,12 +523,15 @@ fn rules_refusal(plan: &Plan) -> Refusal {
 /// response carries (PUT and revert).
 async fn save(state: &AppState, caller: &Caller, req: Request, reason: String) -> Result<Response, Refusal> {
     check_role(caller)?;
+    let started = std::time::Instant::now();
     let _writing = state.live.lock_writes().await;
+    let waited = started.elapsed();
     let snap = state.live.load();
     check_versions(&snap, &req.expected())?;
     let rules = RuleConfig::default();
     check_scope(caller, &snap, &req, &rules)?;
     let plan = plan(snap.clone(), &req).await?;
+    let planned = started.elapsed();
     if !plan.is_acceptable() {
         return Err(rules_refusal(&plan));
     }
@@ -545,15 +548,22 @@ async fn save(state: &AppState, caller: &Caller, req: Request, reason: String) -
     let task_state = state.clone();
     let committed = tokio::spawn(async move {
         let committed = task_state.store.commit_grid_edit(&edit).await?;
+        let stored = started.elapsed();
+        publish(&task_state, &snap, &edit, committed).await;
+        drop(_writing);
+        // Where a slow save spent its time: waiting for another save, planning (rules, impact),
+        // the store's transaction, building and publishing the next snapshot.
         tracing::info!(
             by = %edit.changed_by,
             retired = ?edit.retire,
             written = ?edit.write.iter().map(|r| (r.code.as_str(), r.version)).collect::<Vec<_>>(),
             change = ?committed.seq,
-            "grid edit committed"
+            wait_ms = waited.as_millis() as u64,
+            plan_ms = (planned - waited).as_millis() as u64,
+            commit_ms = (stored - planned).as_millis() as u64,
+            publish_ms = (started.elapsed() - stored).as_millis() as u64,
+            "grid edit saved"
         );
-        publish(&task_state, &snap, &edit, committed).await;
-        drop(_writing);
         Ok::<_, StoreError>(committed)
     })
     .await
