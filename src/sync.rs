@@ -10,8 +10,8 @@
 //! * when every new change is a grid edit (the usual case), [`catch_up`] reads them back
 //!   (`Store::edits_after`: the versions they ended and wrote, the staff they named) and applies
 //!   them to the current snapshot, rebuilding only what depends on grids and staff: about a
-//!   third of a second for the 100,000-grid city;
-//! * otherwise (an import), it reloads the whole dataset: seconds for a big city.
+//!   tenth to a quarter of a second for the 100,000-grid city;
+//! * otherwise (an import, or a write straight into the tables), it reloads the whole dataset: seconds for a big city.
 //!
 //! Readers keep the snapshot they hold until they finish: nobody ever sees half of a change.
 //!
@@ -136,7 +136,7 @@ const MAX_CATCH_UP_EDITS: usize = 10_000;
 /// The snapshot after the grid edits committed since `base` was made (its `change_seq`),
 /// applied to `base` in one rebuild of the grid parts (`Snapshot::with_grid_changes`), when the
 /// store can say what they were (`Store::edits_after`). For the 100,000-grid city this takes
-/// about a third of a second where loading everything takes ten.
+/// 0.1-0.25 s where loading everything takes 8-13 s.
 ///
 /// `Ok(None)` when catching up this way is not possible, and the caller loads everything
 /// instead: an import is among the changes, there are more than [`MAX_CATCH_UP_EDITS`], the
