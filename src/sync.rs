@@ -11,7 +11,8 @@
 //!   (`Store::edits_after`: the versions they ended and wrote, the staff they named) and applies
 //!   them to the current snapshot, rebuilding only what depends on grids and staff: about a
 //!   tenth to a quarter of a second for the 100,000-grid city;
-//! * otherwise (an import, or a write straight into the tables), it reloads the whole dataset: seconds for a big city.
+//! * otherwise (an import, or a write straight into the tables), it reloads the whole
+//!   dataset: seconds for a big city.
 //!
 //! Readers keep the snapshot they hold until they finish: nobody ever sees half of a change.
 //!
