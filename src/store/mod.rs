@@ -218,8 +218,8 @@ pub trait Store: AccessStore + Send + Sync + 'static {
     /// snapshot, when every one of them is a grid edit and there are at most `limit`: then a
     /// follower applies them to the snapshot it has (milliseconds per edit) instead of loading
     /// the whole dataset again (seconds for a big city). `Ok(None)` when some other change is
-    /// among them (an import), when there are more than `limit`, and for a store that does not
-    /// number its changes (the default).
+    /// among them (an import, a write straight into the tables), when there are more than
+    /// `limit`, and for a store that does not number its changes (the default).
     async fn edits_after(&self, after: ChangeSeq, limit: usize) -> Result<Option<Vec<StoredEdit>>, StoreError> {
         let _ = (after, limit);
         Ok(None)
