@@ -142,8 +142,9 @@ const MAX_CATCH_UP_EDITS: usize = 10_000;
 /// `Ok(None)` when catching up this way is not possible, and the caller loads everything
 /// instead: an import or a direct write (QGIS, psql) is among the changes, there are more than
 /// [`MAX_CATCH_UP_EDITS`], the store does not number its changes, `base` is incomplete, there
-/// is nothing newer, or the edits do not fit `base` (a version one of them ends is neither current in `base` nor written
-/// by an earlier one), which would mean `base` is not what its change number says.
+/// is nothing newer, or the edits do not fit `base` (a version one of them ends is neither
+/// current in `base` nor written by an earlier one), which would mean `base` is not what its
+/// change number says.
 pub async fn catch_up(store: &dyn Store, base: Arc<Snapshot>, generation: u64) -> Result<Option<Snapshot>, SyncError> {
     let Some(after) = base.change_seq.filter(|_| base.complete) else { return Ok(None) };
     let Some(edits) = store.edits_after(after, MAX_CATCH_UP_EDITS).await? else { return Ok(None) };
