@@ -206,6 +206,37 @@ fn unchanged_grids_pass_every_rule_and_recount_their_households() {
     }
 }
 
+/// Rings that run clockwise (PostGIS's `ST_Union` writes them so, and RFC 7946 readers must
+/// accept them) mean the same area: with every other grid of Karamay clockwise, a grid reshaped
+/// to itself passes every rule, and a clockwise grid merged with its neighbour covers both.
+#[test]
+fn clockwise_rings_mean_the_same_grids() {
+    use geo::orient::{Direction, Orient};
+    use geo::Winding;
+    let mut data: Dataset = gridmap::store::seed::karamay().expect("embedded data");
+    for g in data.grids.iter_mut().step_by(2) {
+        g.geometry = g.geometry.orient(Direction::Reversed);
+    }
+    let snap = Snapshot::build(data, 1).expect("index builds");
+    let used = used(&snap);
+    let rules = RuleConfig::default();
+    let ctx = Context { snap: &snap, used_codes: &used, rules: &rules };
+    let clockwise = |r: &Region| r.geometry.0[0].exterior().is_cw();
+    assert!(snap.data.grids.iter().any(clockwise) && !snap.data.grids.iter().all(clockwise));
+    for g in snap.data.grids.iter().step_by(5) {
+        let p = plan(&ctx, &reshape_op(&snap, vec![(g.code.clone(), g.geometry.clone())])).unwrap();
+        assert!(errors(&p).is_empty(), "{} (clockwise: {}): {:?}", g.code, clockwise(g), p.violations);
+    }
+    let a = snap.data.grids.iter().find(|g| clockwise(g)).expect("a clockwise grid");
+    let (b, _) = neighbours(&snap, a).into_iter().next().expect("every grid has a neighbour");
+    let b = snap.region(&b).unwrap();
+    let m = plan(&ctx, &EditOp::Merge { grids: vec![(a.code.clone(), 1), (b.code.clone(), 1)], name: None }).unwrap();
+    assert!(errors(&m).is_empty(), "{:?}", m.violations);
+    let want = area_m2(&snap, &a.geometry) + area_m2(&snap, &b.geometry);
+    let got = area_m2(&snap, &m.write[0].geometry);
+    assert!((got - want).abs() < 0.01, "the merged grid covers both: {got:.2} m², want {want:.2} m²");
+}
+
 #[test]
 fn split_then_merge_round_trip_keeps_area_households_and_numbers_new_codes() {
     let snap = karamay();

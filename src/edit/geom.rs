@@ -11,7 +11,8 @@
 //! [`restore_vertices`] puts the exact input coordinates back, so that a merged or split grid
 //! still shares its vertices exactly with its neighbours.
 
-use geo::{Area, BoundingRect, Coord, InteriorPoint, LineString, MultiPolygon, Point, Polygon, Rect};
+use geo::orient::{Direction, Orient};
+use geo::{unary_union, Area, BoundingRect, Coord, InteriorPoint, LineString, MultiPolygon, Point, Polygon, Rect};
 
 use crate::model::{Building, LocalProjection};
 
@@ -22,6 +23,16 @@ pub const AREA_TOLERANCE_M2: f64 = 1.0;
 /// Output vertices of a boolean operation this close to an input vertex get the input vertex's
 /// exact coordinates back (degrees; about 1 mm).
 const RESTORE_EPS_DEG: f64 = 1e-8;
+
+/// The union of `shapes`, whatever the direction of their rings. geo's `unary_union` adds up
+/// winding numbers, so a clockwise shell counts as a hole: a grid whose rings run clockwise (as
+/// PostGIS's `ST_Union` and some QGIS tools write them, and as RFC 7946 readers must accept)
+/// would cancel a neighbour, or vanish, from the union. Each shape is oriented first (shells
+/// counter-clockwise, holes clockwise). geo's two-shape `BooleanOps` do not need this.
+pub fn union_all<'a>(shapes: impl IntoIterator<Item = &'a MultiPolygon<f64>>) -> MultiPolygon<f64> {
+    let oriented: Vec<MultiPolygon<f64>> = shapes.into_iter().map(|mp| mp.orient(Direction::Default)).collect();
+    unary_union(&oriented)
+}
 
 /// Metric measures on EPSG:4326 coordinates.
 #[derive(Debug, Clone, Copy)]

@@ -7,9 +7,9 @@
 //! back (the union drops collinear vertices), so the merged grid still shares its vertices
 //! exactly with the grids around it.
 
-use geo::{unary_union, MultiPolygon};
+use geo::MultiPolygon;
 
-use super::geom::{restore_vertices, vertices, Metric};
+use super::geom::{restore_vertices, union_all, vertices, Metric};
 use super::snap::{reach_of, snap_shape, Neighbours};
 use super::{Context, EditError};
 use crate::model::{Code, Region};
@@ -26,7 +26,7 @@ pub fn union_of(ctx: &Context<'_>, sources: &[&Region]) -> Result<MultiPolygon<f
             sources[0].code, other.code
         )));
     }
-    let merged = unary_union(sources.iter().map(|r| &r.geometry));
+    let merged = union_all(sources.iter().map(|r| &r.geometry));
     if merged.0.len() != 1 {
         let codes: Vec<String> = sources.iter().map(|r| r.code.to_string()).collect();
         return Err(EditError::Invalid(format!(

@@ -28,9 +28,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use geo::{
-    unary_union, BooleanOps, BoundingRect, Coord, Geometry, MultiPoint, MultiPolygon, Point, Polygon, Validation,
-};
+use geo::{BooleanOps, BoundingRect, Coord, Geometry, MultiPoint, MultiPolygon, Point, Polygon, Validation};
 
 use super::geom::{bbox_of, Metric, AREA_TOLERANCE_M2};
 use super::{Context, Severity, Violation};
@@ -426,7 +424,7 @@ fn check_community(ctx: &Context<'_>, after: &After<'_>, community: &Code, metri
         }
     }
     // Gap: the community minus the union of its grids after the edit.
-    let covered = unary_union(all.iter().map(|r| &r.geometry));
+    let covered = super::geom::union_all(all.iter().map(|r| &r.geometry));
     let gap = super::geom::significant(com.geometry.difference(&covered), metric, AREA_TOLERANCE_M2);
     if !gap.0.is_empty() {
         let a = metric.area_m2(&gap);
