@@ -10,7 +10,9 @@ use tracing::info;
 
 use gridmap::api::{self, ApiConfig, AppState};
 use gridmap::auth::{self, AuthConfig, AuthError, NewToken, RateLimit};
+use gridmap::edit::{check_map, survey, violations_json, RuleConfig, Severity};
 use gridmap::generate::{generate, GenParams};
+use gridmap::index::Snapshot;
 use gridmap::store::transfer::{self, Format, Layer, Stage, TransferError};
 use gridmap::store::{self, Store, StoreError};
 use gridmap::sync;
@@ -34,6 +36,11 @@ enum Command {
     Import(ImportArgs),
     /// Export the store's current data as a GeoJSON directory or a GeoPackage.
     Export(ExportArgs),
+    /// Check every current grid against the rules of grid drawing (no overlaps, no gaps, inside
+    /// its community, no cut buildings, ...), as an edit would be: for data that came in by an
+    /// import or was edited in QGIS straight in the database. Exit status 0: no errors (warnings
+    /// allowed); 1: some rule is broken; 2: the check could not run.
+    Check(CheckArgs),
     /// Manage API tokens (create, list, revoke) in the store `serve` uses.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -160,6 +167,28 @@ struct ExportArgs {
     store: StoreArgs,
 }
 
+#[derive(Args)]
+struct CheckArgs {
+    /// Also write every violation to this file as a GeoJSON FeatureCollection (EPSG:4326;
+    /// properties rule, severity, message_zh, message_en, codes), to open in QGIS over the grids.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// List every warning too (by default warnings are only counted; errors are always listed).
+    #[arg(long)]
+    warnings: bool,
+    /// Language of the listed messages.
+    #[arg(long, value_enum, default_value = "en")]
+    lang: LangArg,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    En,
+    Zh,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Geojson,
@@ -200,6 +229,12 @@ enum CliError {
     Export(TransferError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("cannot index the stored data: {0}")]
+    Index(#[from] gridmap::index::IndexError),
+    #[error("the grids break the rules of grid drawing: {0}")]
+    RulesBroken(String),
+    #[error("{0}")]
+    Output(String),
 }
 
 /// What to do when the embedded GeoPackage holds no data yet.
@@ -303,6 +338,62 @@ async fn run_export(args: ExportArgs) -> Result<(), CliError> {
     let data = transfer::export(&*store, format, &args.path, args.force).await.map_err(CliError::Export)?;
     println!("exported {} from {} to {}", summary(&data), store.kind(), args.path.display());
     Ok(())
+}
+
+async fn run_check(args: CheckArgs) -> Result<(), CliError> {
+    let store = open_store(&args.store, OnEmpty::MustExist).await?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:<22} [{bar:30}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.set_message("loading");
+    let data = store.load().await?;
+    bar.set_message("indexing");
+    let snap = Snapshot::build_blocking(data, 0).await?;
+    bar.set_message("checking communities");
+    let violations = tokio::task::block_in_place(|| {
+        check_map(&snap, &RuleConfig::default(), &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+    });
+    bar.finish_and_clear();
+    if let Some(path) = &args.out {
+        let json = violations_json(&violations).to_string();
+        std::fs::write(path, json).map_err(|e| CliError::Output(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let mut report = String::new();
+    for v in violations.iter().filter(|v| args.warnings || v.severity == Severity::Error) {
+        let codes: Vec<String> = v.codes.iter().map(|c| c.to_string()).collect();
+        let message = match args.lang {
+            LangArg::En => &v.message_en,
+            LangArg::Zh => &v.message_zh,
+        };
+        report += &format!("{:<7} {:<18} {:<40} {message}\n", v.severity.as_str(), v.rule, codes.join(","));
+    }
+    let tally = survey::tally(&violations);
+    report += &format!(
+        "checked {} grids in {} communities of {}: {tally}\n",
+        snap.data.grids.len(),
+        snap.data.communities.len(),
+        store.kind()
+    );
+    print_report(&report)?;
+    if violations.iter().any(|v| v.severity == Severity::Error) {
+        return Err(CliError::RulesBroken(tally));
+    }
+    Ok(())
+}
+
+/// Prints `text`; a reader that stops early (`gridmap check | head`) is not an error.
+fn print_report(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// Feature counts of a dataset, for messages.
@@ -423,18 +514,27 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // `gridmap check` tells "the rules are broken" (1) from "could not check" (2).
+    let failure = match cli.command {
+        Command::Check(_) => std::process::ExitCode::from(2),
+        _ => std::process::ExitCode::FAILURE,
+    };
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Generate(args) => tokio::task::block_in_place(|| run_generate(args)),
         Command::Import(args) => run_import(args).await,
         Command::Export(args) => run_export(args).await,
+        Command::Check(args) => run_check(args).await,
         Command::Token(command) => run_token(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gridmap: {e}");
-            std::process::ExitCode::FAILURE
+            match e {
+                CliError::RulesBroken(_) => std::process::ExitCode::FAILURE,
+                _ => failure,
+            }
         }
     }
 }

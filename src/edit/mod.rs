@@ -14,6 +14,9 @@
 //!    grid (buildings, gates, entrances, staff), looking only inside the edit's bounding box;
 //! 3. `rules.rs` checks every rule on the result and reports all violations at once.
 //!
+//! `survey.rs` runs the same rules on the whole map ([`check_map`], `gridmap check`), for data
+//! that did not come through an edit: an import, or a save in QGIS straight into PostGIS.
+//!
 //! Rules, tolerances, numbering order and the staff policy are written down in docs/edit.md.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,8 +36,10 @@ pub mod numbering;
 pub mod rules;
 pub mod snap;
 mod split;
+pub mod survey;
 
 pub use geom::{building_point, AREA_TOLERANCE_M2};
+pub use survey::check_map;
 
 /// A new boundary for one grid, and the version it replaces (the ETag the editor saw).
 #[derive(Debug, Clone, PartialEq)]

@@ -35,7 +35,7 @@ use super::error::ApiError;
 use super::params::path_code;
 use super::AppState;
 use crate::auth::Caller;
-use crate::edit::{self, Context, EditError, EditOp, GridShape, Plan, RuleConfig, Severity, Violation};
+use crate::edit::{self, violations_json, Context, EditError, EditOp, GridShape, Plan, RuleConfig, Severity};
 use crate::index::Snapshot;
 use crate::model::geojson::{as_multi_polygon, geometry_from_json, geometry_to_json, Feature};
 use crate::model::{Code, Level, Region};
@@ -469,20 +469,6 @@ async fn plan(snap: std::sync::Arc<Snapshot>, req: &Request) -> Result<Plan, Ref
     Ok(plan)
 }
 
-fn violation_json(v: &Violation) -> Value {
-    json!({
-        "type": "Feature",
-        "geometry": geometry_to_json(&v.geometry),
-        "properties": {
-            "rule": v.rule,
-            "severity": v.severity,
-            "message_zh": v.message_zh,
-            "message_en": v.message_en,
-            "codes": v.codes,
-        }
-    })
-}
-
 fn grid_feature(r: &Region) -> Value {
     let mut f = r.to_feature().to_json();
     // Version ordering information for clients that only look at properties.
@@ -499,7 +485,7 @@ fn result_json(plan: &Plan, committed: bool) -> Value {
         "committed": committed,
         "grids": {"type": "FeatureCollection", "features": plan.write.iter().map(grid_feature).collect::<Vec<_>>()},
         "retired": plan.retired_codes,
-        "violations": {"type": "FeatureCollection", "features": plan.violations.iter().map(violation_json).collect::<Vec<_>>()},
+        "violations": violations_json(&plan.violations),
         "impact": plan.impact,
     })
 }

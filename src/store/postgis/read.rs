@@ -1,8 +1,8 @@
 //! Reading the current [`Dataset`] back from PostGIS.
 //!
 //! Geometries come back as the `geometry` column itself, which binary results carry as EWKB
-//! (2D, SRID 4326), so coordinates round-trip bit for bit. A row that cannot be read into the model is [`StoreError::Corrupt`] naming its
-//! layer and key.
+//! (2D, SRID 4326), so coordinates round-trip bit for bit. A row that cannot be read into the
+//! model is [`StoreError::Corrupt`] naming its layer and key.
 //!
 //! A big city is millions of rows (the 100,000-grid benchmark city has 1.2 million buildings and
 //! 2.7 million entrances), so [`load`] reads the layers in parallel, each on its own pooled
