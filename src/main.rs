@@ -349,9 +349,12 @@ async fn run_check(args: CheckArgs) -> Result<(), CliError> {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar.set_message("loading");
+    let started = std::time::Instant::now();
     let data = store.load().await?;
+    let loaded = started.elapsed();
     bar.set_message("indexing");
     let snap = Snapshot::build_blocking(data, 0).await?;
+    let indexed = started.elapsed();
     bar.set_message("checking communities");
     let violations = tokio::task::block_in_place(|| {
         check_map(&snap, &RuleConfig::default(), &|done, total| {
@@ -360,6 +363,12 @@ async fn run_check(args: CheckArgs) -> Result<(), CliError> {
         })
     });
     bar.finish_and_clear();
+    info!(
+        load_ms = loaded.as_millis() as u64,
+        index_ms = (indexed - loaded).as_millis() as u64,
+        check_ms = (started.elapsed() - indexed).as_millis() as u64,
+        "map checked"
+    );
     if let Some(path) = &args.out {
         let json = violations_json(&violations).to_string();
         std::fs::write(path, json).map_err(|e| CliError::Output(format!("cannot write {}: {e}", path.display())))?;
@@ -512,6 +521,8 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "gridmap=info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: not in log files, journald or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     // `gridmap check` tells "the rules are broken" (1) from "could not check" (2).

@@ -7,8 +7,9 @@
 //!   grid deleted, a community's grids all deleted) gets exactly those errors, with the overlap
 //!   and the gaps where they are (their areas against the areas of what was changed).
 //! * The real binary on PostGIS, after a planner's `UPDATE` straight into the `grids` table:
-//!   exit status 1, the broken rule and both grids listed, and the GeoJSON file for QGIS; on an
-//!   unbroken store, status 0; on no store at all, status 2.
+//!   a running `gridmap serve` reloads and warns in its log; `gridmap check` exits 1 with the
+//!   broken rule and both grids listed, and writes the GeoJSON file for QGIS; on an unbroken
+//!   store, status 0; on no store at all, status 2.
 //!
 //! Needs `GRIDMAP_TEST_DATABASE_URL` (see `tests/common/pg.rs`).
 
@@ -17,6 +18,7 @@ mod common;
 mod process;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use geo::orient::{Direction, Orient};
 use geo::{Area, BooleanOps, Geometry, MultiPolygon};
@@ -25,7 +27,7 @@ use gridmap::generate::{generate, GenParams};
 use gridmap::index::Snapshot;
 use gridmap::model::{Code, Dataset, Region};
 use gridmap::store::Store;
-use process::{gridmap, text, StoreAt};
+use process::{gridmap, text, wait_for, Server, StoreAt};
 use serde_json::Value;
 
 fn check(data: Dataset) -> (Snapshot, Vec<Violation>) {
@@ -169,6 +171,10 @@ async fn the_binary_finds_a_grid_drawn_over_its_neighbour_straight_in_postgis() 
     assert!(stdout.contains(&format!("checked {} grids", data.grids.len())), "{stdout}");
     assert!(stdout.contains("no errors"), "{stdout}");
 
+    // A running instance, which will reload after the direct write and check what it loaded.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&at, &dir.path().join("serve.log"), Duration::from_secs(60));
+
     // What a QGIS save does: rewrite the current row's geometry in place.
     let (a, b) = neighbours(&data);
     sqlx::query(
@@ -181,7 +187,16 @@ async fn the_binary_finds_a_grid_drawn_over_its_neighbour_straight_in_postgis() 
     .await
     .expect("a direct UPDATE");
 
-    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = "the grids break the rules of grid drawing";
+    let (line, _) = wait_for(Duration::from_secs(30), || {
+        server.log_text().lines().find(|l| l.contains(broken)).map(str::to_string)
+    })
+    .unwrap_or_else(|| panic!("the instance reloads and logs the broken rule:\n{}", server.log_tail()));
+    for part in ["overlaps-sibling", a.code.as_str(), b.code.as_str(), "errors=1"] {
+        assert!(line.contains(part), "{part} in the instance's warning: {line}");
+    }
+    drop(server);
+
     let file = dir.path().join("violations.geojson");
     let out = gridmap(&at, &["check", "--out", file.to_str().expect("UTF-8 path")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
