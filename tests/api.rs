@@ -400,6 +400,7 @@ async fn openapi_describes_every_route_and_validates() {
         ("/api/communities/{code}", format!("/api/communities/{}", g.parent().unwrap())),
         ("/api/subdistricts/{code}", format!("/api/subdistricts/{}", g.parent().unwrap().parent().unwrap())),
         ("/api/layers/{layer}", "/api/layers/grids?bbox=84.86,45.58,84.88,45.60".to_string()),
+        ("/api/check", "/api/check".to_string()),
         ("/healthz", "/healthz".to_string()),
         ("/openapi.json", "/openapi.json".to_string()),
         ("/", "/".to_string()),

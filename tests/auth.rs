@@ -244,6 +244,7 @@ fn routes(snap: &Snapshot, victim: i64) -> Vec<Row> {
         row(Req::get(format!("/api/communities/{}", p.community)), OPEN),
         row(Req::get(format!("/api/subdistricts/{}", p.subdistrict)), OPEN),
         row(Req::get("/api/layers/subdistricts"), OPEN),
+        row(Req::get("/api/check"), OPEN),
         row(Req::get("/api/geocode?q=%E5%87%86%E5%99%B6%E5%B0%94%E8%B7%AF58%E5%8F%B7"), OPEN),
         row(Req::with("POST", "/api/geocode", Some(json!({"addresses": ["准噶尔路58号"]}))), OPEN),
         row(Req::get(format!("/api/reverse?lon={lon}&lat={lat}")), OPEN),

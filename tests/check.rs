@@ -11,6 +11,9 @@
 //!   broken rule and both grids listed, and writes the GeoJSON file for QGIS; on an unbroken
 //!   store, status 0; on no store at all, status 2.
 //!
+//! * `GET /api/check` through the router: the same violations as GeoJSON, warnings on request,
+//!   recomputed for a new snapshot, bad parameters a 400 problem.
+//!
 //! Needs `GRIDMAP_TEST_DATABASE_URL` (see `tests/common/pg.rs`).
 
 mod common;
@@ -18,17 +21,22 @@ mod common;
 mod process;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use geo::orient::{Direction, Orient};
 use geo::{Area, BooleanOps, Geometry, MultiPolygon};
+use gridmap::api::{router, ApiConfig, AppState};
 use gridmap::edit::{check_map, survey, RuleConfig, Severity, Violation};
 use gridmap::generate::{generate, GenParams};
-use gridmap::index::Snapshot;
+use gridmap::index::{Live, Snapshot};
 use gridmap::model::{Code, Dataset, Region};
+use gridmap::store::gpkg::GpkgStore;
 use gridmap::store::Store;
+use http_body_util::BodyExt;
 use process::{gridmap, text, wait_for, Server, StoreAt};
 use serde_json::Value;
+use tower::ServiceExt;
 
 fn check(data: Dataset) -> (Snapshot, Vec<Violation>) {
     let snap = Snapshot::build(data, 1).expect("index builds");
@@ -233,4 +241,64 @@ async fn the_binary_finds_a_grid_drawn_over_its_neighbour_straight_in_postgis() 
     let out = gridmap(&missing, &["check"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such GeoPackage"), "{}", text(&out));
+}
+
+/// `GET uri` through the router: status, content type, body as JSON.
+async fn get_json(app: &axum::Router, uri: &str) -> (u16, String, Value) {
+    let req = axum::http::Request::get(uri).body(axum::body::Body::empty()).expect("request");
+    let resp = app.clone().oneshot(req).await.expect("the router answers");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, content_type, serde_json::from_slice(&body).expect("JSON"))
+}
+
+#[tokio::test]
+async fn the_check_route_serves_the_violations_of_the_snapshot_being_served() {
+    let clean = gridmap::store::seed::karamay().expect("embedded data");
+    let (a, b) = neighbours(&clean);
+    let mut broken = clean.clone();
+    let i = broken.grids.iter().position(|g| g.code == a.code).expect("a");
+    broken.grids[i].geometry = a.geometry.union(&b.geometry);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay).await.expect("store");
+    let live = Live::new(Snapshot::build(broken, 1).expect("index builds"));
+    let app = router(AppState::new(live.clone(), Arc::new(store), ApiConfig::default()));
+
+    let (status, content_type, body) = get_json(&app, "/api/check").await;
+    assert_eq!((status, content_type.as_str()), (200, "application/geo+json"), "{body}");
+    assert_eq!(body["type"], "FeatureCollection");
+    assert_eq!((body["generation"].as_u64(), body["errors"].as_u64()), (Some(1), Some(1)), "{}", body["summary"]);
+    let features = body["features"].as_array().expect("features");
+    assert_eq!(features.len(), 1, "errors only by default");
+    let f = &features[0];
+    assert_eq!(f["properties"]["rule"], "overlaps-sibling");
+    let codes: BTreeSet<&str> =
+        f["properties"]["codes"].as_array().expect("codes").iter().filter_map(Value::as_str).collect();
+    assert_eq!(codes, BTreeSet::from([a.code.as_str(), b.code.as_str()]));
+    let warnings = body["warnings"].as_u64().expect("warnings counted");
+    assert!(warnings > 0, "Karamay has understaffed grids");
+
+    let (_, _, all) = get_json(&app, "/api/check?warnings=true").await;
+    assert_eq!(all["features"].as_array().map(Vec::len), Some(1 + warnings as usize), "errors and warnings");
+    assert!(all["features"].as_array().expect("features").iter().any(|f| f["properties"]["severity"] == "warning"));
+
+    // A new snapshot (the planner fixed the grid in QGIS, the instance reloaded) is checked anew.
+    live.publish(Snapshot::build(clean, 2).expect("index builds"));
+    let (_, _, fixed) = get_json(&app, "/api/check").await;
+    assert_eq!((fixed["generation"].as_u64(), fixed["errors"].as_u64()), (Some(2), Some(0)), "{}", fixed["summary"]);
+    assert_eq!(fixed["features"].as_array().map(Vec::len), Some(0));
+
+    for bad in ["/api/check?warnings=yes", "/api/check?severity=error"] {
+        let (status, content_type, problem) = get_json(&app, bad).await;
+        assert_eq!((status, content_type.as_str()), (400, "application/problem+json"), "{bad}: {problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("warnings")), "{bad}: {problem}");
+    }
 }

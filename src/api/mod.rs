@@ -22,6 +22,7 @@ use crate::model::Staff;
 use crate::store::Store;
 
 pub mod access;
+pub mod check;
 pub mod edit;
 pub mod error;
 pub mod geocode;
@@ -72,12 +73,14 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Tokens, rate limits and the audit log.
     pub auth: Arc<Auth>,
+    /// The rules checked over the current snapshot (`GET /api/check`).
+    pub checks: Arc<check::CheckCache>,
 }
 
 impl AppState {
     pub fn new(live: Live, store: Arc<dyn Store>, config: ApiConfig) -> AppState {
         let auth = Arc::new(Auth::new(store.clone(), config.auth.clone()));
-        AppState { live, store, config: Arc::new(config), auth }
+        AppState { live, store, config: Arc::new(config), auth, checks: Arc::default() }
     }
 }
 
@@ -256,6 +259,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tiles::routes())
         .merge(web::routes())
         .merge(access::routes())
+        .merge(check::routes())
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

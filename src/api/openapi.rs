@@ -57,6 +57,7 @@ pub fn document() -> Value {
         super::reach::openapi_paths(),
         super::tiles::openapi_paths(),
         super::edit::openapi_paths(),
+        super::check::openapi_paths(),
     ] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), extra) {
             paths.extend(more);
