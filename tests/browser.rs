@@ -52,8 +52,13 @@ impl Drop for Server {
 
 /// The whole app over the embedded Karamay data in a temporary GeoPackage, without a socket.
 async fn app() -> (Router, Live, Arc<GpkgStore>, tempfile::TempDir) {
+    app_over(gridmap::store::seed::karamay().unwrap()).await
+}
+
+/// [`app`] over `data`.
+async fn app_over(data: gridmap::model::Dataset) -> (Router, Live, Arc<GpkgStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), gridmap::store::seed::karamay).await.unwrap();
+    let store = GpkgStore::open_or_seed(&dir.path().join("t.gpkg"), move || Ok(data)).await.unwrap();
     let data = gridmap::store::Store::load(&store).await.unwrap();
     let live = Live::new(Snapshot::build(data, 1).unwrap());
     let store = Arc::new(store);
@@ -62,7 +67,15 @@ async fn app() -> (Router, Live, Arc<GpkgStore>, tempfile::TempDir) {
 
 /// The app on `127.0.0.1:<free port>`, served until the returned [`Server`] is dropped.
 async fn start() -> Server {
-    let (app, live, store, dir) = app().await;
+    serve(app().await).await
+}
+
+/// [`start`] over `data`.
+async fn start_over(data: gridmap::model::Dataset) -> Server {
+    serve(app_over(data).await).await
+}
+
+async fn serve((app, live, store, dir): (Router, Live, Arc<GpkgStore>, tempfile::TempDir)) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let served = app.clone();
@@ -953,6 +966,46 @@ async fn a_planner_restores_an_earlier_version_from_the_history() {
 }
 
 /// The editor's geometry model (web/app/shape.js) in node, without a browser.
+/// What a planner sees after someone drew one grid over its neighbour in QGIS: the edit view's
+/// whole-map check lists and draws exactly that overlap, in both languages, and opens the grid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_map_check_lists_and_draws_what_an_edit_outside_gridmap_broke() {
+    use geo::BooleanOps;
+    let mut data = gridmap::store::seed::karamay().unwrap();
+    // Two neighbours of one community (their union is one polygon); a takes b's area too.
+    let (i, b) = (0..data.grids.len())
+        .find_map(|i| {
+            let a = &data.grids[i];
+            data.grids
+                .iter()
+                .find(|b| {
+                    b.code != a.code && b.code.parent() == a.code.parent() && a.geometry.union(&b.geometry).0.len() == 1
+                })
+                .map(|b| (i, b.clone()))
+        })
+        .expect("a grid with a neighbour");
+    let a_code = data.grids[i].code.to_string();
+    data.grids[i].geometry = data.grids[i].geometry.union(&b.geometry);
+    let server = start_over(data).await;
+
+    let r = drive(&server, "check", &[], no_error).await;
+    assert_eq!((r["before"].as_str(), r["state"].as_str()), (Some("idle"), Some("done")), "{r}");
+    let items = r["zh"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "exactly the overlap is listed: {items:?}");
+    assert_eq!(items[0]["rule"], "overlaps-sibling");
+    let mut codes: Vec<&str> = items[0]["codes"].as_str().unwrap().split(',').collect();
+    codes.sort();
+    let mut want = vec![a_code.as_str(), b.code.as_str()];
+    want.sort();
+    assert_eq!(codes, want, "{items:?}");
+    assert!(items[0]["text"].as_str().unwrap().contains("重叠"), "{items:?}");
+    assert!(r["zh"]["summary"].as_str().unwrap().contains("1 处错误"), "{}", r["zh"]["summary"]);
+    assert!(r["en"]["items"][0]["text"].as_str().unwrap().contains("overlaps"), "{}", r["en"]);
+    assert!(r["en"]["summary"].as_str().unwrap().contains("errors: 1,"), "{}", r["en"]["summary"]);
+    assert!(r["drawn"].as_u64().unwrap() >= 1, "the overlap is drawn on the map: {r}");
+    assert!(want.contains(&r["opened"].as_str().unwrap()), "clicking the error opens one of its grids: {r}");
+}
+
 #[test]
 fn the_editors_shape_model_round_trips_and_merges_a_conflicting_drawing() {
     require_browser_stack();

@@ -18,7 +18,12 @@
 // (shape.js rebase) with their new ETags, ready to validate and save again. The history (GET /api/grids/{code}/history) can be previewed and a
 // version restored (POST /api/grids/{code}/revert). Edits need a planner token (api.js).
 //
-// For the browser tests: #edit-panel carries data-code, data-version, data-validation
+// With no grid chosen, "check the whole map" asks GET /api/check for every rule the current grids
+// break (what an import or an edit straight in the database can leave) and draws and lists them;
+// a listed violation opens its grid.
+//
+// For the browser tests: #edit-panel carries data-check (idle | pending | done | error),
+// data-code, data-version, data-validation
 // (idle | pending | valid | invalid | error) and data-save (idle | saving | saved | conflict |
 // rejected | error); window.__editor.state is the editor's state (state.main.mine: the drawing).
 
@@ -93,6 +98,8 @@ export function createEditView(ctx) {
   let drag = null;
   /** Whether the user opened the history (kept across redraws). */
   let historyOpen = false;
+  /** The whole-map check: state idle | pending | done | error; result: GET /api/check's answer. */
+  let mapCheck = { state: 'idle', result: null };
 
   function addLayers() {
     if (layersAdded) return;
@@ -138,8 +145,54 @@ export function createEditView(ctx) {
     map.getSource('edit-other').setData({ type: 'FeatureCollection', features });
   }
 
+  /** The chosen grid's violations; with no grid chosen, those of the whole-map check. */
   function drawViolations() {
-    map.getSource('edit-violations').setData(st?.validation?.violations ?? EMPTY);
+    const data = st ? st.validation?.violations : mapCheck.result;
+    map.getSource('edit-violations').setData(data ?? EMPTY);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The whole map against the rules (GET /api/check): what an import or a QGIS edit broke.
+
+  async function runCheck() {
+    mapCheck = { state: 'pending', result: null };
+    render();
+    try {
+      const result = await getJson('/api/check');
+      mapCheck = { state: 'done', result };
+      if (!st) {
+        drawViolations();
+        const b = bounds({ coordinates: result.features.map((f) => f.geometry?.coordinates ?? []) });
+        if (b) map.fitBounds(b, { padding: 60, maxZoom: 16, duration: 0 });
+      }
+    } catch (err) {
+      mapCheck = { state: 'error', result: null };
+      ctx.showProblem(err);
+    }
+    render();
+  }
+
+  function checkBox() {
+    const r = mapCheck.result;
+    const line = mapCheck.state === 'pending' ? h('p', { class: 'muted' }, t('edit_check_running'))
+      : mapCheck.state === 'done' ? h('p', { class: r.errors ? 'warn' : 'ok', 'data-field': 'check' },
+        r.errors ? t('edit_check_broken', { e: fmt(r.errors), w: fmt(r.warnings) }) : t('edit_check_clean', { w: fmt(r.warnings) }))
+      : null;
+    const list = mapCheck.state === 'done' && r.features.length
+      ? h('ul', { class: 'violations', 'data-field': 'check-violations' }, r.features.map((f) => {
+        const p = f.properties;
+        const code = p.codes?.[0];
+        return h('li', { class: `${p.severity}${code ? ' link' : ''}`, 'data-rule': p.rule, 'data-codes': (p.codes ?? []).join(','),
+          title: code ? t('edit_check_open', { code }) : '', onclick: code ? () => select(code) : null },
+        h('i', { class: `sev ${p.severity}` }), (currentLang() === 'zh' ? p.message_zh : p.message_en) ?? p.rule);
+      }))
+      : null;
+    return [
+      h('div', { class: 'buttons' },
+        h('button', { type: 'button', id: 'edit-check', class: 'small', disabled: mapCheck.state === 'pending', onclick: runCheck }, t('edit_check'))),
+      line,
+      list,
+    ];
   }
 
   function startDrag(e, insert) {
@@ -555,11 +608,12 @@ export function createEditView(ctx) {
     panel.dataset.validation = st?.validationState ?? 'idle';
     panel.dataset.save = st?.saveState ?? 'idle';
     panel.dataset.dirty = st?.dirty ? 'true' : 'false';
+    panel.dataset.check = mapCheck.state;
     saveEl.disabled = !st?.dirty || st.saveState === 'saving' || Boolean(st.conflict);
     saveEl.hidden = Boolean(st?.op);
     panel.querySelector('#edit-form').hidden = !st;
     if (!st) {
-      body.replaceChildren(h('p', { class: 'muted' }, t('edit_pick')));
+      body.replaceChildren(...[h('p', { class: 'muted' }, t('edit_pick')), ...checkBox()].filter(Boolean));
       return;
     }
     body.replaceChildren(...[
