@@ -965,7 +965,6 @@ async fn a_planner_restores_an_earlier_version_from_the_history() {
     assert!(same, "the restored outline is the original one");
 }
 
-/// The editor's geometry model (web/app/shape.js) in node, without a browser.
 /// What a planner sees after someone drew one grid over its neighbour in QGIS: the edit view's
 /// whole-map check lists and draws exactly that overlap, in both languages, and opens the grid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1006,6 +1005,7 @@ async fn the_whole_map_check_lists_and_draws_what_an_edit_outside_gridmap_broke(
     assert!(want.contains(&r["opened"].as_str().unwrap()), "clicking the error opens one of its grids: {r}");
 }
 
+/// The editor's geometry model (web/app/shape.js) in node, without a browser.
 #[test]
 fn the_editors_shape_model_round_trips_and_merges_a_conflicting_drawing() {
     require_browser_stack();

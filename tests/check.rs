@@ -10,7 +10,6 @@
 //!   a running `gridmap serve` reloads and warns in its log; `gridmap check` exits 1 with the
 //!   broken rule and both grids listed, and writes the GeoJSON file for QGIS; on an unbroken
 //!   store, status 0; on no store at all, status 2.
-//!
 //! * `GET /api/check` through the router: the same violations as GeoJSON, warnings on request,
 //!   recomputed for a new snapshot, bad parameters a 400 problem.
 //!
