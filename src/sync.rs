@@ -380,20 +380,18 @@ fn log_rules(snap: &Snapshot) {
     let started = Instant::now();
     let violations = check_map(snap, &RuleConfig::default(), &|_, _| {});
     let check_ms = started.elapsed().as_millis() as u64;
-    let errors: Vec<String> = violations
-        .iter()
-        .filter(|v| v.severity == Severity::Error)
-        .map(|v| format!("{}: {}", v.rule, v.message_en))
-        .collect();
-    if errors.is_empty() {
+    let errors = || violations.iter().filter(|v| v.severity == Severity::Error);
+    let count = errors().count();
+    if count == 0 {
         info!(generation = snap.generation, check_ms, "the grids follow the rules of grid drawing");
     } else {
+        let first: Vec<String> = errors().take(5).map(|v| format!("{}: {}", v.rule, v.message_en)).collect();
         warn!(
             generation = snap.generation,
             check_ms,
-            errors = errors.len(),
+            errors = count,
             tally = %survey::tally(&violations),
-            first = ?&errors[..errors.len().min(5)],
+            first = ?first,
             "the grids break the rules of grid drawing (data not written through an edit); `gridmap check` lists every violation"
         );
     }

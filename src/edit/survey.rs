@@ -27,17 +27,14 @@ use crate::model::{Code, Region};
 /// called as communities are finished (from several threads). CPU-heavy for a big city: call it
 /// from a blocking thread.
 pub fn check_map(snap: &Snapshot, rules: &RuleConfig, progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<Violation> {
-    let mut by_community: BTreeMap<Code, Vec<Region>> = BTreeMap::new();
-    for g in snap.data.grids.iter() {
-        // A grid code always has a parent (the model checks its length).
-        if let Some(community) = g.code.parent() {
-            by_community.entry(community).or_default().push(g.clone());
-        }
-    }
+    // The snapshot's grids are sorted by code, and a grid's code starts with its community's:
+    // each community's grids are one run of the slice.
+    let communities: Vec<&[Region]> = snap.data.grids.chunk_by(|a, b| a.code.parent() == b.code.parent()).collect();
+    let with_grids: BTreeSet<Code> = communities.iter().filter_map(|grids| grids[0].code.parent()).collect();
     // A community with no grid at all is one gap (no edit can leave one, so no rule says it).
     let metric = Metric::new(&snap.projection);
     let mut empty: Vec<Violation> = Vec::new();
-    for c in snap.data.communities.iter().filter(|c| !by_community.contains_key(&c.code)) {
+    for c in snap.data.communities.iter().filter(|c| !with_grids.contains(&c.code)) {
         let a = metric.area_m2(&c.geometry);
         empty.push(Violation {
             rule: "gap",
@@ -48,7 +45,6 @@ pub fn check_map(snap: &Snapshot, rules: &RuleConfig, progress: &(dyn Fn(usize, 
             geometry: Geometry::MultiPolygon(c.geometry.clone()),
         });
     }
-    let communities: Vec<Vec<Region>> = by_community.into_values().collect();
     let total = communities.len();
     let ctx = Context { snap, used_codes: snap.used_grid_codes(), rules };
     let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -58,7 +54,7 @@ pub fn check_map(snap: &Snapshot, rules: &RuleConfig, progress: &(dyn Fn(usize, 
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(grids) = communities.get(i) else { break };
+                let Some(&grids) = communities.get(i) else { break };
                 let violations = check_community(&ctx, grids);
                 found.lock().unwrap_or_else(|e| e.into_inner()).push((i, violations));
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
